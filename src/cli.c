@@ -1,0 +1,154 @@
+/*
+ * cli: command dispatch and the options every command shares.
+ * Must not: print results (commands do), or exit from deep inside: every
+ * path returns a sysexits(3) code to main.
+ */
+#include "config.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mxsend%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 address, appended to the
+ * comma list c-ares takes. */
+static int add_dns(struct cli_common *c, const char *arg, const char *cmd)
+{
+	size_t len = strlen(arg), used = strlen(c->dns);
+
+	if (len == 0 || len > 60 || strchr(arg, ',') != NULL || strchr(arg, ' ') != NULL) {
+		cli_error(cmd, "--dns '%s': expected HOST[:PORT], for example 127.0.0.1:5300 "
+		          "or [::1]:5300", arg);
+		return -1;
+	}
+	if (used + len + 2 > sizeof(c->dns) || c->ndns >= CONF_DNS_MAX) {
+		cli_error(cmd, "--dns: at most %d servers", CONF_DNS_MAX);
+		return -1;
+	}
+	if (used > 0)
+		strcat(c->dns, ",");
+	strcat(c->dns, arg);
+	c->ndns++;
+	return 0;
+}
+
+int cli_common_opt(struct cli_common *c, int opt, const char *arg, const char *cmd)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 'C':
+		c->config_path = arg;
+		return 1;
+	case 'J':
+		c->json = 1;
+		return 1;
+	case 'v':
+		c->verbose++;
+		return 1;
+	case 'D':
+		return add_dns(c, arg, cmd) < 0 ? -1 : 1;
+	case 'T': {
+		/* Seconds, with an optional fraction: "0.5" is fine. */
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' || !(d > 0.0) || d > 3600.0) {
+			cli_error(cmd, "--timeout '%s': expected seconds between 0 and 3600", arg);
+			return -1;
+		}
+		c->timeout_set = 1;
+		c->timeout_ms = (unsigned)(d * 1000.0 + 0.5);
+		if (c->timeout_ms == 0)
+			c->timeout_ms = 1;
+		(void)v;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd)
+{
+	char err[1024];
+
+	conf_defaults(conf);
+	if (c->config_path != NULL && conf_load(c->config_path, conf, err, sizeof(err)) < 0) {
+		cli_error(cmd, "%s", err);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: mxsend COMMAND [OPTIONS] [ARGUMENTS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  route DOMAIN|ADDRESS...   show where mail for each domain goes (DNS only);\n"
+	      "                            reads one item per line from stdin when none given\n"
+	      "\n"
+	      "common options:\n"
+	      "  --config FILE   read this configuration file\n"
+	      "  --json          one JSON document on stdout\n"
+	      "  -v              trace what happens on stderr\n"
+	      "  --dns HOST[:PORT]  use this DNS server (repeatable) instead of resolv.conf\n"
+	      "  --timeout SECONDS  time for each DNS query\n"
+	      "\n"
+	      "See mxsend(1). Exit status follows sysexits(3).\n", out);
+}
+
+int cli_main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EX_OK;
+	}
+	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("mxsend %s\n", PACKAGE_VERSION);
+		return EX_OK;
+	}
+	if (strcmp(cmd, "route") == 0)
+		return cli_route(argc - 1, argv + 1);
+	cli_error(NULL, "unknown command '%s' (try: mxsend --help)", cmd);
+	return EX_USAGE;
+}

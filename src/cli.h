@@ -1,0 +1,54 @@
+/*
+ * cli: the command line. Each command is a function taking the arguments
+ * after its name and returning a sysexits(3) code. Options that every
+ * command shares are parsed by cli_common_opt so they mean the same
+ * everywhere.
+ */
+#ifndef MXSEND_CLI_H
+#define MXSEND_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "conf.h"
+
+/* Options shared by all commands (DESIGN.md "common"). */
+struct cli_common {
+	const char *config_path;   /* --config */
+	int json;                  /* --json */
+	int verbose;               /* -v, repeatable */
+	char dns[512];             /* --dns, comma-joined for c-ares */
+	size_t ndns;
+	int timeout_set;           /* --timeout given */
+	unsigned timeout_ms;       /* --timeout, in ms */
+};
+
+/* getopt_long entries for the common options; commands append theirs. */
+#define CLI_COMMON_LONGOPTS                                   \
+	{ "config", required_argument, NULL, 'C' },           \
+	{ "json", no_argument, NULL, 'J' },                   \
+	{ "verbose", no_argument, NULL, 'v' },                \
+	{ "dns", required_argument, NULL, 'D' },              \
+	{ "timeout", required_argument, NULL, 'T' },          \
+	{ "help", no_argument, NULL, 'h' }
+
+/* Handles one common option. Returns 1 when it was one (and valid),
+ * 0 when it is not a common option, -1 after printing a usage error. */
+int cli_common_opt(struct cli_common *c, int opt, const char *arg, const char *cmd);
+
+/* Loads the configuration (--config, or none) and applies the common
+ * options over it. Returns 0, or EX_CONFIG after printing the error. */
+int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd);
+
+/* Parses a whole number in [min, max]; returns 0 or -1. */
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Prints "mxsend CMD: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int cli_route(int argc, char **argv);
+
+/* The entry point: dispatches on the command word. */
+int cli_main(int argc, char **argv);
+
+#endif

@@ -40,8 +40,14 @@ struct route_job;
 struct addr_query {
 	struct route_job *job;  /* the job it belongs to */
 	size_t host;            /* index into the result's hosts */
-	int type;               /* DNSMSG_T_A or DNSMSG_T_AAAA */
+	int type;               /* DNSMSG_T_A or DNSMSG_T_AAAA; 0 once answered */
+	unsigned hops;          /* CNAMEs followed so far */
+	char name[DNSMSG_NAME_MAX]; /* the name asked now (differs after a CNAME) */
 };
+
+/* CNAME chains longer than this are a loop or an attack (RFC 1034 3.6.2
+ * asks resolvers to guard against loops; 8 is what stub resolvers use). */
+#define ROUTE_MAX_CNAME_HOPS 8
 
 struct route_job {
 	struct route_ctx *ctx;
@@ -55,6 +61,8 @@ struct route_job {
 	struct route_addr **v6;      /* per host, merged after the A records */
 	size_t *nv6;
 	struct loop_timer defer;     /* reports literal results from the loop */
+	char mx_name[DNSMSG_NAME_MAX]; /* name of the MX query (after CNAMEs) */
+	unsigned mx_hops;            /* CNAMEs followed for the MX query */
 };
 
 const char *route_status_name(enum route_status st)
@@ -229,6 +237,31 @@ static void classify(struct route_job *job)
 		           res->nhosts, res->nhosts == 1 ? "" : "s");
 }
 
+/* ---- CNAME chains ---- */
+
+/* Follows the CNAME records of answer a from name; returns the last name
+ * of the chain (pointing into a), or NULL when name has no CNAME there. */
+static const char *cname_end(const struct dnsmsg_answer *a, const char *name)
+{
+	const char *cur = name;
+
+	for (int hop = 0; hop < ROUTE_MAX_CNAME_HOPS; hop++) {
+		const char *next = NULL;
+
+		for (size_t i = 0; i < a->nrr; i++) {
+			if (a->rr[i].type == DNSMSG_T_CNAME && a->rr[i].rrclass == 1 &&
+			    dnsmsg_name_equal(a->rr[i].owner, cur)) {
+				next = a->rr[i].target;
+				break;
+			}
+		}
+		if (next == NULL)
+			break;
+		cur = next;
+	}
+	return cur == name ? NULL : cur;
+}
+
 /* ---- address lookups ---- */
 
 static void note_outcome(struct route_lookup_outcome *o, const struct dns_result *r)
@@ -305,11 +338,13 @@ static int record_addr_answer(struct addr_query *q, const struct dns_result *r)
 				continue;
 			if (rr->type == DNSMSG_T_CNAME && h->cname[0] == '\0' &&
 			    dnsmsg_name_equal(rr->owner, h->name)) {
-				snprintf(h->cname, sizeof(h->cname), "%s", rr->target);
+				const char *end = cname_end(a, h->name);
+
+				snprintf(h->cname, sizeof(h->cname), "%s", end ? end : rr->target);
 				if (!job->res->implicit_mx)
 					strlist_addf(&h->warnings, "%s is an alias (CNAME) for %s: an MX "
 					             "exchange must not be an alias (RFC 2181 10.3); "
-					             "used anyway", h->name, rr->target);
+					             "used anyway", h->name, h->cname);
 			} else if (rr->type == q->type) {
 				if (v4)
 					add_addr(&h->addrs, &h->naddrs, AF_INET, rr->addr, rr->ttl);
@@ -333,6 +368,29 @@ static void on_addr_answer(void *arg, const struct dns_result *r)
 	struct route_job *job = q->job;
 
 	job->res->queries++;
+	/* A server that answers an alias with the CNAME alone (unbound's
+	 * local data does; so do some authoritative-only servers) leaves the
+	 * chain to us: ask again for its end. */
+	if (r->status == DNS_NODATA && r->answer != NULL && q->hops < ROUTE_MAX_CNAME_HOPS) {
+		const char *end = cname_end(r->answer, q->name);
+
+		if (end != NULL) {
+			struct route_host *h = &job->res->hosts[q->host];
+
+			if (h->cname[0] == '\0' && !job->res->implicit_mx) {
+				snprintf(h->cname, sizeof(h->cname), "%s", end);
+				strlist_addf(&h->warnings, "%s is an alias (CNAME) for %s: an MX "
+				             "exchange must not be an alias (RFC 2181 10.3); used "
+				             "anyway", h->name, end);
+			} else if (h->cname[0] == '\0') {
+				snprintf(h->cname, sizeof(h->cname), "%s", end);
+			}
+			q->hops++;
+			snprintf(q->name, sizeof(q->name), "%s", end);
+			if (dns_query(job->ctx->dns, q->name, q->type, on_addr_answer, q) == 0)
+				return;
+		}
+	}
 	if (record_addr_answer(q, r))
 		host_done(job, q->host);
 	if (job->pending == 0) {
@@ -370,12 +428,16 @@ static void start_addr_lookups(struct route_job *job)
 			continue;
 		}
 		if (ctx->families & ROUTE_IPV4) {
-			job->queries[i * 2] = (struct addr_query){ job, i, DNSMSG_T_A };
+			job->queries[i * 2] = (struct addr_query){ .job = job, .host = i,
+			                                            .type = DNSMSG_T_A };
+			snprintf(job->queries[i * 2].name, DNSMSG_NAME_MAX, "%s", h->name);
 			h->a.asked = 1;
 			job->pending++;
 		}
 		if (ctx->families & ROUTE_IPV6) {
-			job->queries[i * 2 + 1] = (struct addr_query){ job, i, DNSMSG_T_AAAA };
+			job->queries[i * 2 + 1] = (struct addr_query){ .job = job, .host = i,
+			                                                .type = DNSMSG_T_AAAA };
+			snprintf(job->queries[i * 2 + 1].name, DNSMSG_NAME_MAX, "%s", h->name);
 			h->aaaa.asked = 1;
 			job->pending++;
 		}
@@ -389,7 +451,7 @@ static void start_addr_lookups(struct route_job *job)
 
 		if (q->type == 0)
 			continue;
-		if (dns_query(ctx->dns, res->hosts[q->host].name, q->type, on_addr_answer, q) < 0 &&
+		if (dns_query(ctx->dns, q->name, q->type, on_addr_answer, q) < 0 &&
 		    record_addr_answer(q, &fail))
 			host_done(job, q->host);
 	}
@@ -431,15 +493,24 @@ static void on_mx_answer(void *arg, const struct dns_result *r)
 	/* The domain itself may be an alias: RFC 5321 5.1 processes the CNAME
 	 * target "as if it were the initial name" (DLV-08). */
 	if (r->answer != NULL) {
-		for (size_t i = 0; i < r->answer->nrr; i++) {
-			const struct dnsmsg_rr *rr = &r->answer->rr[i];
+		const char *end = cname_end(r->answer, job->mx_name);
 
-			if (rr->type == DNSMSG_T_CNAME && dnsmsg_name_equal(rr->owner, dom)) {
-				strlist_addf(&res->warnings, "%s is an alias (CNAME) for %s: the "
-				             "alias's MX records are used", dom, rr->target);
-				break;
-			}
+		if (end != NULL && job->mx_hops == 0)
+			strlist_addf(&res->warnings, "%s is an alias (CNAME) for %s: the "
+			             "target's MX records are used", dom, end);
+		if (end != NULL && r->status == DNS_NODATA &&
+		    job->mx_hops < ROUTE_MAX_CNAME_HOPS) {
+			/* The chain was not completed by the server: follow it. */
+			job->mx_hops++;
+			snprintf(job->mx_name, sizeof(job->mx_name), "%s", end);
+			if (dns_query(job->ctx->dns, job->mx_name, DNSMSG_T_MX, on_mx_answer, job) == 0)
+				return;
+			set_status(res, ROUTE_TEMPORARY, "out of memory");
+			job_finish(job);
+			return;
 		}
+		if (end != NULL && r->status == DNS_NODATA)
+			snprintf(job->mx_name, sizeof(job->mx_name), "%s", end);
 		if (r->answer->truncated)
 			strlist_addf(&res->warnings, "more than %d MX records: the rest are ignored",
 			             DNSMSG_MAX_RR);
@@ -450,7 +521,9 @@ static void on_mx_answer(void *arg, const struct dns_result *r)
 		if (res->hosts == NULL)
 			goto nomem;
 		res->nhosts = 1;
-		snprintf(res->hosts[0].name, sizeof(res->hosts[0].name), "%s", dom);
+		/* DLV-05 (d): an alias without MX records: the target's own
+		 * addresses. */
+		snprintf(res->hosts[0].name, sizeof(res->hosts[0].name), "%s", job->mx_name);
 		start_addr_lookups(job);
 		return;
 	}
@@ -555,7 +628,8 @@ int route_lookup(struct route_ctx *ctx, const char *input, const struct domain_t
 		route_literal(job);
 		return 0;
 	}
-	if (dns_query(ctx->dns, target->name, DNSMSG_T_MX, on_mx_answer, job) < 0) {
+	snprintf(job->mx_name, sizeof(job->mx_name), "%s", target->name);
+	if (dns_query(ctx->dns, job->mx_name, DNSMSG_T_MX, on_mx_answer, job) < 0) {
 		ctx->active--;
 		route_result_free(job->res);
 		free(job);

@@ -2,10 +2,11 @@
  * conf: the configuration file, read once into a struct that is then
  * passed down read-only (STYLE.md principle 4: no global configuration).
  *
- * Format (DESIGN.md): `key value` lines, '#' comments, and named relay
- * sections opened by `relay NAME`; keys after it belong to that relay
- * until the next `relay` line. Every error names file:line, the key and
- * what would be accepted.
+ * Format (DESIGN.md, mxsend.conf(5)): `key value` lines, '#' comments,
+ * and named relay sections opened by `relay NAME`; keys after it belong to
+ * that relay until the next `relay` line (blank lines and indentation do
+ * not end a section, and global-only keys after a relay line are an
+ * error). Every error names file:line, the key and what would be accepted.
  */
 #ifndef MXSEND_CONF_H
 #define MXSEND_CONF_H
@@ -15,6 +16,7 @@
 #define CONF_LINE_MAX 4096  /* longer lines are an error, not truncated */
 #define CONF_RELAYS_MAX 32
 #define CONF_DNS_MAX 8      /* `dns` servers */
+#define CONF_FILE_MAX (1024 * 1024) /* bigger files are refused: 1 MiB */
 
 enum conf_tls {             /* TLS policy for direct delivery */
 	CONF_TLS_NONE,
@@ -40,9 +42,9 @@ struct conf_relay {
 	char name[64];           /* section name */
 	char preset[32];         /* "qq", "qq-starttls", "exmail", "163", "gmail" or "" */
 	char host[256];          /* filled by the preset, overridable */
-	unsigned port;           /* 0 = from preset or TLS mode */
+	unsigned port;           /* never 0 after parsing: explicit, preset, or TLS mode */
 	enum conf_relay_tls tls;
-	int tls_set;             /* tls given explicitly or by a preset */
+	int tls_set;             /* tls given explicitly or by a preset; else implicit */
 	char ca_file[1024];
 	char user[256];
 	char password_cmd[1024]; /* exactly one of the three password sources */
@@ -81,11 +83,17 @@ struct conf {
 void conf_defaults(struct conf *c);
 
 /* Reads path into c (which conf_load first sets to defaults). Returns 0,
- * or -1 with "FILE:LINE: message" in err. A missing file is an error. */
+ * or -1 with "FILE:LINE: message" in err ("FILE: message" for what is
+ * wrong with the whole file) and c reset to the defaults. A missing file,
+ * a file that is not regular, world-writable, or larger than
+ * CONF_FILE_MAX is an error. Password files and commands are not touched:
+ * the relay checks them when it needs the secret. */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 
-/* Parses text (the contents of a file named name, for messages) into c.
- * Pure: for unit tests and the fuzzer. Same returns as conf_load. */
+/* Parses text (len bytes, not NUL-terminated, the contents of a file
+ * named name, for messages) into c, which it first sets to the defaults;
+ * presets are applied and relay ports defaulted. Pure: for unit tests and
+ * the fuzzer. Same returns as conf_load. */
 int conf_parse(const char *name, const char *text, size_t len, struct conf *c,
                char *err, size_t errlen);
 

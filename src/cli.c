@@ -7,6 +7,7 @@
 
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -39,15 +40,56 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 	return 0;
 }
 
-/* "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 address, appended to the
- * comma list c-ares takes. */
+/* Checks "IP", "IPv4:PORT", "[IPv6]:PORT" or a bare IPv6 address: c-ares
+ * takes addresses only, and a bad port would otherwise show up later as a
+ * DNS failure instead of a usage error. */
+static int dns_server_valid(const char *arg)
+{
+	char host[64];
+	const char *port = NULL;
+	unsigned char tmp[16];
+	unsigned long p;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+
+		if (close == NULL || (size_t)(close - arg - 1) >= sizeof(host))
+			return 0;
+		memcpy(host, arg + 1, (size_t)(close - arg - 1));
+		host[close - arg - 1] = '\0';
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] != '\0')
+			return 0;
+		if (inet_pton(AF_INET6, host, tmp) != 1)
+			return 0;
+	} else if (strchr(arg, ':') != strrchr(arg, ':')) {
+		if (inet_pton(AF_INET6, arg, tmp) != 1) /* bare IPv6, no port */
+			return 0;
+	} else {
+		const char *colon = strchr(arg, ':');
+		size_t hl = colon ? (size_t)(colon - arg) : strlen(arg);
+
+		if (hl >= sizeof(host))
+			return 0;
+		memcpy(host, arg, hl);
+		host[hl] = '\0';
+		if (colon != NULL)
+			port = colon + 1;
+		if (inet_pton(AF_INET, host, tmp) != 1)
+			return 0;
+	}
+	return port == NULL || cli_parse_uint(port, 1, 65535, &p) == 0;
+}
+
+/* Appends a server to the comma list c-ares takes. */
 static int add_dns(struct cli_common *c, const char *arg, const char *cmd)
 {
 	size_t len = strlen(arg), used = strlen(c->dns);
 
-	if (len == 0 || len > 60 || strchr(arg, ',') != NULL || strchr(arg, ' ') != NULL) {
-		cli_error(cmd, "--dns '%s': expected HOST[:PORT], for example 127.0.0.1:5300 "
-		          "or [::1]:5300", arg);
+	if (len == 0 || len > 60 || !dns_server_valid(arg)) {
+		cli_error(cmd, "--dns '%s': expected an IP address with an optional port "
+		          "(1-65535), for example 127.0.0.1:5300 or [::1]:5300", arg);
 		return -1;
 	}
 	if (used + len + 2 > sizeof(c->dns) || c->ndns >= CONF_DNS_MAX) {

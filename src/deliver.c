@@ -1,0 +1,577 @@
+/*
+ * deliver: see deliver.h.
+ *
+ * Objects: a dest per domain (its route, its ordered address list, a
+ * queue of work items, a cursor on the address being tried); a work item
+ * per (message, batch of recipients) carrying the smtp_txn the session
+ * borrows; a dl_session per connection. Every recipient ends with one
+ * call to on_result.
+ *
+ * Failure policy (STYLE.md "trouble ... in one place"): route outcomes map
+ * to bounce or defer here (route_fail), a host failure moves the cursor on
+ * (session_done), and running out of addresses defers with the last
+ * reason (dest_exhausted).
+ */
+#include "config.h"
+
+#include "deliver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop.h"
+#include "route.h"
+
+#define DELIVER_MAX_ADDRS 64
+
+struct dest;
+
+struct work {
+	struct work *next;            /* in the dest queue */
+	struct deliver_msg *msg;
+	struct smtp_rcpt **rcpts;     /* pointers into msg->rcpts[].smtp */
+	struct deliver_rcpt **owners; /* the deliver_rcpt of each */
+	size_t n;
+	struct smtp_txn txn;          /* lent to the session */
+};
+
+struct dest_addr {
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char host[256];               /* MX name, for SNI and verification */
+	int literal;                  /* from an address literal: no SNI */
+	int plain_retry;              /* TLS failed at "may": try once without */
+};
+
+struct dest {
+	struct dest *next;            /* all dests of the run */
+	struct dest *next_waiting;    /* waiting for a session slot */
+	int waiting;
+	struct deliver_run_state *run;
+	char domain[256];
+	struct domain_target target;
+	struct route_result *route;   /* NULL until routed */
+	struct dest_addr *addrs;
+	size_t naddrs;
+	size_t cursor;                /* the address sessions go to now */
+	struct work *head, *tail;     /* queued work */
+	size_t queued;
+	unsigned active;              /* sessions open */
+	char last_reason[SMTP_TEXT_MAX];
+	char last_dsn[16];
+	int last_code;
+};
+
+struct dl_session {
+	struct dest *dest;
+	size_t addr;                  /* index into dest->addrs */
+	struct work *work;            /* the transaction under way */
+	struct smtp_session *s;
+	int plain;                    /* this try runs without TLS */
+};
+
+struct deliver_run_state {
+	struct loop *loop;
+	struct route_ctx *route;
+	const struct deliver_opts *opts;
+	uint64_t started_ms;
+	struct dest *dests;
+	struct dest *wait_head, *wait_tail;
+	unsigned active;              /* sessions open in total */
+	unsigned max_sessions, max_per_dest, max_rcpts, port;
+};
+
+const char *deliver_status_name(enum deliver_status st)
+{
+	switch (st) {
+	case DELIVER_SENT: return "sent";
+	case DELIVER_DEFERRED: return "deferred";
+	case DELIVER_BOUNCED: return "bounced";
+	}
+	return "unknown";
+}
+
+static void dest_pump(struct dest *d);
+
+/* ---- results ---- */
+
+static void finalize(struct deliver_run_state *run, struct deliver_msg *msg,
+                     struct deliver_rcpt *r, enum deliver_status st)
+{
+	if (r->done)
+		return;
+	r->done = 1;
+	r->status = st;
+	r->delay_ms = loop_now_ms(run->loop) - run->started_ms;
+	if (run->opts->on_result != NULL)
+		run->opts->on_result(run->opts->arg, msg, r);
+}
+
+static void fail_rcpt(struct deliver_run_state *run, struct deliver_msg *msg,
+                      struct deliver_rcpt *r, enum deliver_status st, int code,
+                      const char *dsn, const char *reason)
+{
+	r->smtp.code = code;
+	snprintf(r->smtp.dsn, sizeof(r->smtp.dsn), "%s", dsn);
+	snprintf(r->smtp.reply, sizeof(r->smtp.reply), "%s", reason);
+	if (r->relay[0] == '\0')
+		snprintf(r->relay, sizeof(r->relay), "none");
+	finalize(run, msg, r, st);
+}
+
+static void work_free(struct work *w)
+{
+	if (w == NULL)
+		return;
+	free(w->rcpts);
+	free(w->owners);
+	free(w);
+}
+
+/* Fails every queued recipient of d. */
+static void dest_fail_all(struct dest *d, enum deliver_status st, int code, const char *dsn,
+                          const char *reason)
+{
+	struct work *w, *next;
+
+	for (w = d->head; w != NULL; w = next) {
+		next = w->next;
+		for (size_t i = 0; i < w->n; i++)
+			fail_rcpt(d->run, w->msg, w->owners[i], st, code, dsn, reason);
+		work_free(w);
+	}
+	d->head = d->tail = NULL;
+	d->queued = 0;
+}
+
+static void queue_work(struct dest *d, struct work *w, int front)
+{
+	w->next = NULL;
+	if (front) {
+		w->next = d->head;
+		d->head = w;
+		if (d->tail == NULL)
+			d->tail = w;
+	} else {
+		if (d->tail != NULL)
+			d->tail->next = w;
+		else
+			d->head = w;
+		d->tail = w;
+	}
+	d->queued++;
+}
+
+static struct work *work_new(struct deliver_msg *msg, size_t cap)
+{
+	struct work *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->msg = msg;
+	w->rcpts = calloc(cap, sizeof(*w->rcpts));
+	w->owners = calloc(cap, sizeof(*w->owners));
+	if (w->rcpts == NULL || w->owners == NULL) {
+		work_free(w);
+		return NULL;
+	}
+	w->txn.mail_from = msg->mail_from;
+	w->txn.data = msg->data;
+	w->txn.data_len = msg->data_len;
+	w->txn.size = msg->size;
+	w->txn.eightbit = msg->eightbit;
+	w->txn.rcpts = w->rcpts;
+	return w;
+}
+
+static void work_add(struct work *w, struct deliver_rcpt *r)
+{
+	r->smtp.address = r->address;
+	r->smtp.status = SMTP_RCPT_PENDING;
+	w->rcpts[w->n] = &r->smtp;
+	w->owners[w->n] = r;
+	w->n++;
+	w->txn.nrcpts = w->n;
+}
+
+/* ---- sessions ---- */
+
+static void pump_waiting(struct deliver_run_state *run)
+{
+	while (run->wait_head != NULL && run->active < run->max_sessions) {
+		struct dest *d = run->wait_head;
+
+		run->wait_head = d->next_waiting;
+		if (run->wait_head == NULL)
+			run->wait_tail = NULL;
+		d->waiting = 0;
+		dest_pump(d);
+	}
+}
+
+static struct smtp_txn *on_next_txn(void *arg, struct smtp_session *s)
+{
+	struct dl_session *ds = arg;
+	struct dest *d = ds->dest;
+	struct work *w = d->head;
+
+	(void)s;
+	/* Only the address that is current takes new work; a session to an
+	 * address the dest has moved past ends. */
+	if (w == NULL || ds->addr != d->cursor)
+		return NULL;
+	d->head = w->next;
+	if (d->head == NULL)
+		d->tail = NULL;
+	d->queued--;
+	ds->work = w;
+	return &w->txn;
+}
+
+static void on_txn_done(void *arg, struct smtp_session *s, struct smtp_txn *txn)
+{
+	struct dl_session *ds = arg;
+	struct dest *d = ds->dest;
+	struct work *w = ds->work, *again = NULL;
+	const struct smtp_session_result *res = smtp_session_result(s);
+
+	(void)txn;
+	ds->work = NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		struct deliver_rcpt *r = w->owners[i];
+
+		snprintf(r->relay, sizeof(r->relay), "%s", smtp_session_peer(s));
+		if (res->tls_active) {
+			snprintf(r->tls_version, sizeof(r->tls_version), "%s", res->tls.version);
+			snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s", res->tls.cipher);
+			r->tls_verified = res->tls.verified;
+		} else {
+			r->tls_version[0] = r->tls_cipher[0] = '\0';
+			r->tls_verified = 0;
+		}
+		switch (r->smtp.status) {
+		case SMTP_RCPT_SENT:
+			finalize(d->run, w->msg, r, DELIVER_SENT);
+			break;
+		case SMTP_RCPT_BOUNCED:
+			finalize(d->run, w->msg, r, DELIVER_BOUNCED);
+			break;
+		case SMTP_RCPT_DEFERRED:
+			finalize(d->run, w->msg, r, DELIVER_DEFERRED);
+			break;
+		case SMTP_RCPT_ACCEPTED: /* cannot stay so; treat as unknown */
+		case SMTP_RCPT_PENDING:
+			if (!res->host_failed && ++r->pending_rounds > 3) {
+				fail_rcpt(d->run, w->msg, r, DELIVER_DEFERRED, r->smtp.code, "4.5.3",
+				          "the server keeps asking to send this recipient later "
+				          "(too many recipients)");
+				break;
+			}
+			/* Try it again: on this connection (452, too many
+			 * recipients) or at the next address (host failed). */
+			if (again == NULL)
+				again = work_new(w->msg, w->n);
+			if (again == NULL) {
+				fail_rcpt(d->run, w->msg, r, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+				break;
+			}
+			work_add(again, r);
+			break;
+		}
+	}
+	if (again != NULL)
+		queue_work(d, again, 1);
+	work_free(w);
+}
+
+static void on_session_done(void *arg, struct smtp_session *s)
+{
+	struct dl_session *ds = arg;
+	struct dest *d = ds->dest;
+	struct deliver_run_state *run = d->run;
+	const struct smtp_session_result *res = smtp_session_result(s);
+
+	if (ds->work != NULL) {
+		/* Ended without txn_done (should not happen): requeue. */
+		queue_work(d, ds->work, 1);
+		ds->work = NULL;
+	}
+	if (res->host_failed) {
+		snprintf(d->last_reason, sizeof(d->last_reason), "%s", res->reason);
+		snprintf(d->last_dsn, sizeof(d->last_dsn), "%s", res->dsn);
+		d->last_code = res->code;
+		if (ds->addr == d->cursor) {
+			struct dest_addr *a = &d->addrs[ds->addr];
+
+			/* Opportunistic TLS that failed in the handshake: the same
+			 * address once more in plaintext, as Postfix does; any
+			 * required level moves on instead. */
+			if (res->tls_failed && run->opts->tls == TLS_LEVEL_MAY && !ds->plain &&
+			    !a->plain_retry)
+				a->plain_retry = 1;
+			else
+				d->cursor++;
+		}
+	}
+	d->active--;
+	run->active--;
+	smtp_session_free(s);
+	free(ds);
+	dest_pump(d);
+	pump_waiting(run);
+}
+
+static void session_trace(void *arg, char dir, const char *line, size_t len)
+{
+	struct dl_session *ds = arg;
+	const struct deliver_opts *o = ds->dest->run->opts;
+
+	if (o->trace != NULL)
+		o->trace(o->arg, dir, line, len);
+}
+
+static int start_session(struct dest *d)
+{
+	struct deliver_run_state *run = d->run;
+	struct dest_addr *a = &d->addrs[d->cursor];
+	struct dl_session *ds = calloc(1, sizeof(*ds));
+	struct smtp_session_config cfg;
+
+	if (ds == NULL)
+		return -1;
+	ds->dest = d;
+	ds->addr = d->cursor;
+	ds->plain = a->plain_retry;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ehlo_name = run->opts->ehlo_name;
+	cfg.mx_name = a->literal ? NULL : a->host;
+	cfg.tls = ds->plain ? TLS_LEVEL_NONE : run->opts->tls;
+	cfg.ssl_ctx = run->opts->ssl_ctx;
+	cfg.timeouts = run->opts->timeouts;
+	cfg.no_pipelining = run->opts->no_pipelining;
+	cfg.next_txn = on_next_txn;
+	cfg.txn_done = on_txn_done;
+	cfg.done = on_session_done;
+	cfg.trace = run->opts->trace ? session_trace : NULL;
+	cfg.arg = ds;
+	ds->s = smtp_session_start(run->loop, (struct sockaddr *)&a->sa, a->salen, &cfg);
+	if (ds->s == NULL) {
+		free(ds);
+		return -1;
+	}
+	d->active++;
+	run->active++;
+	return 0;
+}
+
+static void dest_wait(struct dest *d)
+{
+	struct deliver_run_state *run = d->run;
+
+	if (d->waiting)
+		return;
+	d->waiting = 1;
+	d->next_waiting = NULL;
+	if (run->wait_tail != NULL)
+		run->wait_tail->next_waiting = d;
+	else
+		run->wait_head = d;
+	run->wait_tail = d;
+}
+
+/* Starts sessions while d has queued work and slots are free. */
+static void dest_pump(struct dest *d)
+{
+	struct deliver_run_state *run = d->run;
+
+	if (d->route == NULL)
+		return;
+	while (d->queued > 0) {
+		if (d->cursor >= d->naddrs) {
+			if (d->active > 0)
+				return; /* a session may still hand work back */
+			/* Every address tried: defer with the last reason. */
+			if (d->last_reason[0] == '\0')
+				snprintf(d->last_reason, sizeof(d->last_reason), "no MX address could be used");
+			dest_fail_all(d, DELIVER_DEFERRED, d->last_code,
+			              d->last_dsn[0] ? d->last_dsn : "4.4.1", d->last_reason);
+			return;
+		}
+		/* Open sessions pull queued work themselves: a new one is
+		 * needed only while there is more work than sessions. */
+		if (d->active > 0 && (d->active >= run->max_per_dest || d->active >= d->queued))
+			return;
+		if (run->active >= run->max_sessions) {
+			dest_wait(d);
+			return;
+		}
+		if (start_session(d) < 0) {
+			dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+			return;
+		}
+	}
+}
+
+/* ---- routing ---- */
+
+static void route_fail(struct dest *d)
+{
+	const struct route_result *r = d->route;
+
+	switch (r->status) {
+	case ROUTE_TEMPORARY:
+		dest_fail_all(d, DELIVER_DEFERRED, 0, "4.4.3", r->reason);
+		break;
+	case ROUTE_INVALID:
+		dest_fail_all(d, DELIVER_BOUNCED, 553, "5.1.3", r->reason);
+		break;
+	default:
+		if (r->null_mx)
+			dest_fail_all(d, DELIVER_BOUNCED, 556, "5.1.10", r->reason);
+		else if (strstr(r->reason, "NXDOMAIN") != NULL)
+			dest_fail_all(d, DELIVER_BOUNCED, 550, "5.1.2", r->reason);
+		else
+			dest_fail_all(d, DELIVER_BOUNCED, 550, "5.4.4", r->reason);
+		break;
+	}
+}
+
+static void on_routed(void *arg, struct route_result *res)
+{
+	struct dest *d = arg;
+	struct deliver_run_state *run = d->run;
+
+	d->route = res;
+	if (res->status != ROUTE_OK) {
+		route_fail(d);
+		return;
+	}
+	d->addrs = calloc(DELIVER_MAX_ADDRS, sizeof(*d->addrs));
+	if (d->addrs == NULL) {
+		dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+		return;
+	}
+	for (size_t h = 0; h < res->nhosts; h++) {
+		const struct route_host *host = &res->hosts[h];
+
+		for (size_t i = 0; i < host->naddrs && d->naddrs < DELIVER_MAX_ADDRS; i++) {
+			const struct route_addr *ra = &host->addrs[i];
+			struct dest_addr *a = &d->addrs[d->naddrs++];
+
+			memset(a, 0, sizeof(*a));
+			snprintf(a->host, sizeof(a->host), "%s", host->name);
+			a->literal = res->target.kind != DOMAIN_NAME;
+			if (ra->family == AF_INET) {
+				struct sockaddr_in *in = (struct sockaddr_in *)&a->sa;
+
+				in->sin_family = AF_INET;
+				in->sin_port = htons((uint16_t)run->port);
+				memcpy(&in->sin_addr, ra->bytes, 4);
+				a->salen = sizeof(*in);
+			} else {
+				struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->sa;
+
+				in6->sin6_family = AF_INET6;
+				in6->sin6_port = htons((uint16_t)run->port);
+				memcpy(&in6->sin6_addr, ra->bytes, 16);
+				a->salen = sizeof(*in6);
+			}
+		}
+	}
+	dest_pump(d);
+}
+
+/* ---- the run ---- */
+
+static struct dest *dest_find_or_add(struct deliver_run_state *run, const char *domain)
+{
+	struct dest *d;
+
+	for (d = run->dests; d != NULL; d = d->next)
+		if (strcmp(d->domain, domain) == 0)
+			return d;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	d->run = run;
+	snprintf(d->domain, sizeof(d->domain), "%s", domain);
+	d->next = run->dests;
+	run->dests = d;
+	return d;
+}
+
+int deliver_run(struct loop *loop, struct route_ctx *route, const struct deliver_opts *opts,
+                struct deliver_msg *msgs, size_t nmsgs)
+{
+	struct deliver_run_state run;
+	struct dest *d, *next;
+	uint64_t item = 0;
+	int rc = 0;
+
+	memset(&run, 0, sizeof(run));
+	run.loop = loop;
+	run.route = route;
+	run.opts = opts;
+	run.started_ms = loop_now_ms(loop);
+	run.max_sessions = opts->max_sessions ? opts->max_sessions : 100;
+	run.max_per_dest = opts->max_per_dest ? opts->max_per_dest : 20;
+	run.max_rcpts = opts->max_rcpts_per_txn ? opts->max_rcpts_per_txn : 100;
+	run.port = opts->port ? opts->port : 25;
+
+	/* Group: per message, per domain, batches of max_rcpts. */
+	for (size_t m = 0; m < nmsgs; m++) {
+		struct deliver_msg *msg = &msgs[m];
+
+		for (size_t i = 0; i < msg->nrcpts; i++) {
+			struct deliver_rcpt *r = &msg->rcpts[i];
+			struct work *w;
+
+			if (r->done)
+				continue;
+			d = dest_find_or_add(&run, r->domain);
+			if (d == NULL) {
+				fail_rcpt(&run, msg, r, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+				rc = -1;
+				continue;
+			}
+			w = d->tail;
+			if (w == NULL || w->msg != msg || w->n >= run.max_rcpts) {
+				w = work_new(msg, run.max_rcpts);
+				if (w == NULL) {
+					fail_rcpt(&run, msg, r, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+					rc = -1;
+					continue;
+				}
+				queue_work(d, w, 0);
+			}
+			work_add(w, r);
+		}
+	}
+	for (d = run.dests; d != NULL; d = d->next) {
+		char err[256];
+
+		if (domain_parse(d->domain, &d->target, err, sizeof(err)) < 0) {
+			d->route = route_result_invalid(d->domain, err);
+			if (d->route != NULL)
+				route_fail(d);
+			else
+				dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+			continue;
+		}
+		if (route_lookup(route, d->domain, &d->target, item++, on_routed, d) < 0)
+			dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+	}
+	loop_run(loop);
+	for (d = run.dests; d != NULL; d = next) {
+		next = d->next;
+		/* Anything left means the loop stopped early: defer it. */
+		dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "delivery did not finish");
+		route_result_free(d->route);
+		free(d->addrs);
+		free(d);
+	}
+	return rc;
+}

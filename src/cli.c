@@ -161,6 +161,8 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  route DOMAIN|ADDRESS...   show where mail for each domain goes (DNS only);\n"
 	      "                            reads one item per line from stdin when none given\n"
+	      "  send [options] RCPT...    compose or read a message and deliver it to the\n"
+	      "                            recipients' MX hosts (see mxsend send --help)\n"
 	      "\n"
 	      "common options:\n"
 	      "  --config FILE   read this configuration file\n"
@@ -175,6 +177,12 @@ static void usage(FILE *out)
 int cli_main(int argc, char **argv)
 {
 	const char *cmd;
+	const char *self = strrchr(argv[0], '/');
+
+	/* The same binary as sendmail(8), for cron, PHP and git send-email. */
+	self = self ? self + 1 : argv[0];
+	if (strcmp(self, "sendmail") == 0 || strcmp(self, "mxsend-sendmail") == 0)
+		return cli_sendmail(argc, argv);
 
 	if (argc < 2) {
 		usage(stderr);
@@ -191,6 +199,8 @@ int cli_main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "route") == 0)
 		return cli_route(argc - 1, argv + 1);
+	if (strcmp(cmd, "send") == 0)
+		return cli_send(argc - 1, argv + 1);
 	cli_error(NULL, "unknown command '%s' (try: mxsend --help)", cmd);
 	return EX_USAGE;
 }

@@ -47,6 +47,8 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int cli_route(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_sendmail(int argc, char **argv);
 
 /* The entry point: dispatches on the command word. */
 int cli_main(int argc, char **argv);

@@ -330,7 +330,8 @@ static void session_trace(void *arg, char dir, const char *line, size_t len)
 	const struct deliver_opts *o = ds->dest->run->opts;
 
 	if (o->trace != NULL)
-		o->trace(o->arg, dir, line, len);
+		o->trace(o->arg, ds->s ? smtp_session_peer(ds->s) : ds->dest->addrs[ds->addr].host,
+		         dir, line, len);
 }
 
 static int start_session(struct dest *d)

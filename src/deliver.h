@@ -58,6 +58,9 @@ struct deliver_msg {
 
 typedef void (*deliver_result_fn)(void *arg, const struct deliver_msg *msg,
                                   const struct deliver_rcpt *rcpt);
+/* A transcript line of the session with peer ("host[ip]:port"). */
+typedef void (*deliver_trace_fn)(void *arg, const char *peer, char dir, const char *line,
+                                 size_t len);
 
 struct deliver_opts {
 	const char *ehlo_name;
@@ -70,7 +73,7 @@ struct deliver_opts {
 	unsigned port;                /* 0 = 25 */
 	int no_pipelining;
 	deliver_result_fn on_result;  /* each recipient's final status */
-	smtp_trace_fn trace;          /* transcript, may be NULL */
+	deliver_trace_fn trace;       /* transcript, may be NULL */
 	void *arg;
 };
 

@@ -36,6 +36,7 @@
 #include "status.h"
 #include "tls_client.h"
 #include "tls_policy.h"
+#include "utf8.h"
 
 #define SEND_INPUT_MAX MSG_SIZE_MAX_DEFAULT
 
@@ -369,14 +370,18 @@ static int build_parsed(struct send_state *st, const struct msg_stamp *stamp)
 static json_t *rcpt_json(const struct send_state *st, const struct deliver_rcpt *r)
 {
 	json_t *tls = json_null();
+	char reply[sizeof(r->smtp.reply)];
 
+	/* Server text may be any bytes (GBK from QQ): JSON needs UTF-8. */
+	snprintf(reply, sizeof(reply), "%s", r->smtp.reply);
+	utf8_sanitize(reply);
 	if (r->tls_version[0] != '\0')
 		tls = json_pack("{s:s, s:s, s:b}", "version", r->tls_version, "cipher", r->tls_cipher,
 		                "verified", r->tls_verified);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
 	                 "address", r->address, "domain", r->domain,
 	                 "status", deliver_status_name(r->status), "via", "direct",
-	                 "relay", r->relay, "reply", r->smtp.reply, "code", r->smtp.code,
+	                 "relay", r->relay, "reply", reply, "code", r->smtp.code,
 	                 "tls", tls, "delay_ms", (json_int_t)r->delay_ms, "queue_id",
 	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0");
 	(void)st;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "smtp_data.h"
 #include "tls_policy.h"
+#include "utf8.h"
 
 struct stuff_case {
 	const char *name;
@@ -148,6 +149,33 @@ static void test_log_format(void **state)
 	                    "status=sent (250 2.0.0 Ok: queued as 4A)");
 }
 
+static void test_utf8_sanitize(void **state)
+{
+	static const struct { const char *in, *want; size_t replaced; } cases[] = {
+		{ "plain ascii", "plain ascii", 0 },
+		{ "\xe4\xbd\xa0\xe5\xa5\xbd", "\xe4\xbd\xa0\xe5\xa5\xbd", 0 },  /* UTF-8 */
+		/* GBK "请使": its last two octets happen to be valid UTF-8 (U+02B9) */
+		{ "535 \xc7\xeb\xca\xb9", "535 ??\xca\xb9", 2 },
+		{ "\xb5\xc7\xff", "???", 3 },                            /* stray octets */
+		{ "\xc0\xaf", "??", 2 },                                     /* overlong */
+		{ "\xed\xa0\x80", "???", 3 },                               /* surrogate */
+		{ "\xf4\x90\x80\x80", "????", 4 },                         /* > U+10FFFF */
+		{ "cut \xe4\xbd", "cut ??", 2 },                            /* truncated */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+		size_t n;
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		n = utf8_sanitize(buf);
+		if (n != cases[i].replaced || strcmp(buf, cases[i].want) != 0)
+			fail_msg("case %zu: want \"%s\" (%zu), got \"%s\" (%zu)", i, cases[i].want,
+			         cases[i].replaced, buf, n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_tls_level_names),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_log_format),
+		cmocka_unit_test(test_utf8_sanitize),
 	};
 
 	return cmocka_run_group_tests_name("smtp_data", tests, NULL, NULL);

@@ -154,6 +154,19 @@ int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd
 	return 0;
 }
 
+void cli_dns_list(const struct cli_common *c, const struct conf *conf, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (c->ndns > 0) {
+		snprintf(out, len, "%s", c->dns);
+		return;
+	}
+	for (size_t i = 0; i < conf->ndns && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", conf->dns[i]);
+}
+
 static void usage(FILE *out)
 {
 	fputs("usage: mxsend COMMAND [OPTIONS] [ARGUMENTS]\n"

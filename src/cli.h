@@ -40,6 +40,12 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg, const char *c
  * options over it. Returns 0, or EX_CONFIG after printing the error. */
 int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd);
 
+#define CLI_DNS_LIST_MAX (CONF_DNS_MAX * 66)
+
+/* The DNS servers to use as c-ares' comma list in out: --dns replaces the
+ * configured `dns` lines; neither gives "" (resolv.conf). */
+void cli_dns_list(const struct cli_common *c, const struct conf *conf, char *out, size_t len);
+
 /* Parses a whole number in [min, max]; returns 0 or -1. */
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 

@@ -206,7 +206,7 @@ int cli_route(int argc, char **argv)
 	struct route_opts ropts;
 	struct dns_config dcfg;
 	struct route_run run;
-	char dns_list[CONF_DNS_MAX * 66];
+	char dns_list[CLI_DNS_LIST_MAX];
 	char err[512];
 	unsigned long v;
 	unsigned max_inflight = ROUTE_DEFAULT_INFLIGHT;
@@ -262,17 +262,7 @@ int cli_route(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 
-	/* --dns replaces the configured servers; neither means resolv.conf. */
-	dns_list[0] = '\0';
-	if (common.ndns > 0) {
-		snprintf(dns_list, sizeof(dns_list), "%s", common.dns);
-	} else {
-		for (size_t i = 0; i < conf.ndns; i++) {
-			if (i > 0)
-				strcat(dns_list, ",");
-			strcat(dns_list, conf.dns[i]);
-		}
-	}
+	cli_dns_list(&common, &conf, dns_list, sizeof(dns_list));
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.servers = dns_list[0] ? dns_list : NULL;
 	dcfg.timeout_ms = common.timeout_set ? common.timeout_ms : conf.timeout_dns * 1000u;

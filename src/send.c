@@ -678,7 +678,7 @@ int send_run(struct send_opts *o)
 	struct route_ctx *rctx = NULL;
 	struct dns_config dcfg;
 	struct route_opts ropts;
-	char dns_list[CONF_DNS_MAX * 66];
+	char dns_list[CLI_DNS_LIST_MAX];
 	char err[512];
 	uint8_t idb[5];
 	int rc;
@@ -694,16 +694,7 @@ int send_run(struct send_opts *o)
 		memset(idb, 0, sizeof(idb));
 	snprintf(st.queue_id, sizeof(st.queue_id), "%02X%02X%02X%02X%02X", idb[0], idb[1], idb[2],
 	         idb[3], idb[4]);
-	dns_list[0] = '\0';
-	if (o->common.ndns > 0) {
-		snprintf(dns_list, sizeof(dns_list), "%s", o->common.dns);
-	} else {
-		for (size_t i = 0; i < st.conf.ndns; i++) {
-			if (i > 0)
-				strcat(dns_list, ",");
-			strcat(dns_list, st.conf.dns[i]);
-		}
-	}
+	cli_dns_list(&o->common, &st.conf, dns_list, sizeof(dns_list));
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.servers = dns_list[0] ? dns_list : NULL;
 	dcfg.timeout_ms = st.conf.timeout_dns * 1000u;

@@ -4,8 +4,9 @@
  * Steps: read the inputs (files, stdin) with size limits; compose the
  * message (msg_compose) or parse the one given (msg_parse + msg_prepare);
  * render it, check it and dot-stuff it once; then either explain the
- * route (--dry-run) or deliver (deliver.c) and report. Input problems
- * exit 64/65 before anything is sent.
+ * route (--dry-run) or deliver and report. Rendering, the resolver and
+ * delivery are submit.c's, shared with the C API (api_send.c). Input
+ * problems exit 64/65 before anything is sent.
  */
 #include "config.h"
 
@@ -16,27 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "buf.h"
 #include "deliver.h"
-#include "dns.h"
 #include "log.h"
 #include "loop.h"
 #include "msg.h"
 #include "msg_compose.h"
 #include "route.h"
 #include "route_out.h"
-#include "smtp_data.h"
 #include "status.h"
-#include "tls_client.h"
+#include "submit.h"
 #include "tls_policy.h"
-#include "utf8.h"
 
 #define SEND_INPUT_MAX MSG_SIZE_MAX_DEFAULT
 
@@ -44,16 +40,12 @@
 struct send_state {
 	struct send_opts *o;
 	struct conf conf;
-	char hostname[256];
-	char queue_id[16];
-	char message_id[MSG_MSGID_MAX];
+	char hostname[SUBMIT_HOSTNAME_MAX];
+	char queue_id[SUBMIT_QUEUE_ID_MAX];
 	struct msg *msg;
 	struct addr sender;
 	struct addr_list rcpts;
-	char *rendered;
-	size_t rendered_len;
-	struct buf wire;               /* dot-stuffed */
-	struct msg_info info;
+	struct submit_wire wire;       /* rendered, dot-stuffed, Message-ID */
 	struct deliver_rcpt *drcpts;
 	json_t *json_rcpts;            /* --json */
 	int exit_code;
@@ -163,36 +155,6 @@ static int read_file(struct send_state *st, const char *path, char **out, size_t
 	if (st->ninputs < sizeof(st->inputs) / sizeof(st->inputs[0]))
 		st->inputs[st->ninputs++] = *out;
 	return 0;
-}
-
-static void make_stamp(struct send_state *st, struct msg_stamp *stamp)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	memset(stamp, 0, sizeof(*stamp));
-	stamp->time = (int64_t)now;
-	localtime_r(&now, &tm);
-	stamp->tz_offset_min = (int)(tm.tm_gmtoff / 60);
-	if (getrandom(stamp->random, sizeof(stamp->random), 0) != (ssize_t)sizeof(stamp->random)) {
-		/* Uniqueness, not secrecy: time and pid still differ per run. */
-		for (size_t i = 0; i < sizeof(stamp->random); i++)
-			stamp->random[i] = (uint8_t)((uint64_t)now >> (i % 8 * 8) ^ (uint64_t)getpid() >> (i % 4));
-	}
-	stamp->hostname = st->hostname;
-}
-
-static void pick_hostname(struct send_state *st)
-{
-	const char *h = st->o->hostname ? st->o->hostname : st->conf.hostname;
-
-	if (h != NULL && h[0] != '\0') {
-		snprintf(st->hostname, sizeof(st->hostname), "%s", h);
-		return;
-	}
-	if (gethostname(st->hostname, sizeof(st->hostname)) != 0 || st->hostname[0] == '\0')
-		snprintf(st->hostname, sizeof(st->hostname), "localhost");
-	st->hostname[sizeof(st->hostname) - 1] = '\0';
 }
 
 /* The envelope sender: --from, else the From field's address, else the
@@ -367,26 +329,6 @@ static int build_parsed(struct send_state *st, const struct msg_stamp *stamp)
 
 /* ---- results ---- */
 
-static json_t *rcpt_json(const struct send_state *st, const struct deliver_rcpt *r)
-{
-	json_t *tls = json_null();
-	char reply[sizeof(r->smtp.reply)];
-
-	/* Server text may be any bytes (GBK from QQ): JSON needs UTF-8. */
-	snprintf(reply, sizeof(reply), "%s", r->smtp.reply);
-	utf8_sanitize(reply);
-	if (r->tls_version[0] != '\0')
-		tls = json_pack("{s:s, s:s, s:b}", "version", r->tls_version, "cipher", r->tls_cipher,
-		                "verified", r->tls_verified);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
-	                 "address", r->address, "domain", r->domain,
-	                 "status", deliver_status_name(r->status), "via", "direct",
-	                 "relay", r->relay, "reply", reply, "code", r->smtp.code,
-	                 "tls", tls, "delay_ms", (json_int_t)r->delay_ms, "queue_id",
-	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0");
-	(void)st;
-}
-
 static void on_result(void *arg, const struct deliver_msg *msg, const struct deliver_rcpt *r)
 {
 	struct send_state *st = arg;
@@ -515,8 +457,8 @@ static int dry_run(struct send_state *st, struct loop *loop, struct route_ctx *r
 	}
 	if (st->o->common.json) {
 		json_t *doc = json_pack("{s:b, s:s, s:s, s:I, s:o}", "dry_run", 1,
-		                        "from", st->sender.addr, "message_id", st->message_id,
-		                        "size", (json_int_t)st->info.size, "recipients", arr);
+		                        "from", st->sender.addr, "message_id", st->wire.message_id,
+		                        "size", (json_int_t)st->wire.info.size, "recipients", arr);
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		fputc('\n', stdout);
@@ -548,18 +490,18 @@ static int load_settings(struct send_state *st)
 			                "available in this version of mxsend");
 		return err_exit(st, EX_USAGE, "--via '%s': expected direct, relay or auto", o->via);
 	}
-	pick_hostname(st);
+	submit_hostname(o->hostname ? o->hostname : st->conf.hostname, st->hostname);
 	return 0;
 }
 
 static int build_message(struct send_state *st)
 {
 	struct msg_stamp stamp;
+	enum submit_fail fail;
 	char err[512];
-	size_t bad;
 	int rc;
 
-	make_stamp(st, &stamp);
+	submit_stamp(st->hostname, &stamp);
 	if (compose_mode(st->o)) {
 		if (st->o->from_headers)
 			return err_exit(st, EX_USAGE, "-t reads recipients from a message on standard "
@@ -574,94 +516,28 @@ static int build_message(struct send_state *st)
 	if (st->rcpts.n == 0)
 		return err_exit(st, EX_USAGE, "no recipients: name them as arguments%s",
 		                st->o->from_headers ? " or in To/Cc/Bcc" : ", with --to, or use -t");
-	if (msg_render(st->msg, &st->rendered, &st->rendered_len, err, sizeof(err)) < 0)
-		return err_exit(st, EX_DATAERR, "the message cannot be sent: %s", err);
-	msg_info(st->msg, &st->info);
-	{
-		char *mid = header_value(st->msg, "Message-ID");
-
-		snprintf(st->message_id, sizeof(st->message_id), "%s", mid ? mid : "");
-		free(mid);
-	}
-	if (smtp_data_stuff(st->rendered, st->rendered_len, &st->wire, &bad) < 0)
-		return err_exit(st, EX_DATAERR, "the message has a bare CR or LF at octet %zu; it "
-		                "is never sent that way (SMTP smuggling)", bad);
+	if (submit_wire_make(st->msg, &st->wire, &fail, err, sizeof(err)) < 0)
+		return err_exit(st, fail == SUBMIT_FAIL_DATA ? EX_DATAERR : EX_OSERR, "%s", err);
 	return 0;
 }
 
-static int deliver_all(struct send_state *st, struct loop *loop, struct route_ctx *rctx)
+static int deliver_all(struct send_state *st, struct submit *sub, const struct submit_opts *so)
 {
-	struct deliver_opts dopts;
-	struct deliver_msg dmsg;
+	enum submit_fail fail;
 	char err[512];
-	void *ssl_ctx = NULL;
-	int rc = 0;
-	unsigned ms = 1000;
 
-	st->drcpts = calloc(st->rcpts.n, sizeof(*st->drcpts));
-	if (st->drcpts == NULL)
-		return err_exit(st, EX_OSERR, "out of memory");
-	for (size_t i = 0; i < st->rcpts.n; i++) {
-		snprintf(st->drcpts[i].address, sizeof(st->drcpts[i].address), "%s", st->rcpts.v[i].addr);
-		snprintf(st->drcpts[i].domain, sizeof(st->drcpts[i].domain), "%s", st->rcpts.v[i].domain);
-	}
-	if (st->tls != TLS_LEVEL_NONE) {
-		const char *ca = st->o->ca_file ? st->o->ca_file : st->conf.ca_file;
-
-		ssl_ctx = tls_client_ctx_new(ca, err, sizeof(err));
-		if (ssl_ctx == NULL)
-			return err_exit(st, EX_CONFIG, "%s", err);
-	}
-	memset(&dopts, 0, sizeof(dopts));
-	dopts.ehlo_name = st->hostname;
-	dopts.tls = st->tls;
-	dopts.ssl_ctx = ssl_ctx;
-	dopts.timeouts = (struct smtp_timeouts){
-		.connect = st->conf.timeout_connect * ms, .greeting = st->conf.timeout_greeting * ms,
-		.ehlo = st->conf.timeout_ehlo * ms, .starttls = st->conf.timeout_starttls * ms,
-		.mail = st->conf.timeout_mail * ms, .rcpt = st->conf.timeout_rcpt * ms,
-		.data = st->conf.timeout_data * ms, .data_end = st->conf.timeout_data_end * ms,
-		.rset = 20 * ms, .quit = st->conf.timeout_quit * ms,
-	};
-	if (st->o->common.timeout_set) {
-		/* --timeout caps every step, for scripts that cannot wait minutes. */
-		unsigned *t = &dopts.timeouts.connect;
-
-		for (size_t i = 0; i < sizeof(dopts.timeouts) / sizeof(unsigned); i++)
-			if (t[i] > st->o->common.timeout_ms)
-				t[i] = st->o->common.timeout_ms;
-	}
-	dopts.max_sessions = st->o->max_sessions;
-	dopts.no_pipelining = st->o->no_pipelining;
-	dopts.on_result = on_result;
-	dopts.trace = st->o->common.verbose ? on_trace : NULL;
-	dopts.arg = st;
-	memset(&dmsg, 0, sizeof(dmsg));
-	dmsg.mail_from = st->sender.addr;
-	dmsg.data = buf_head(&st->wire);
-	dmsg.data_len = buf_avail(&st->wire);
-	dmsg.size = st->rendered_len;
-	dmsg.eightbit = st->info.body_8bit;
-	dmsg.rcpts = st->drcpts;
-	dmsg.nrcpts = st->rcpts.n;
-	if (deliver_run(loop, rctx, &dopts, &dmsg, 1) < 0)
-		rc = err_exit(st, EX_OSERR, "out of memory during delivery");
-	if (ssl_ctx != NULL)
-		SSL_CTX_free(ssl_ctx);
-	return rc;
+	if (submit_deliver(sub, so, &st->wire, st->sender.addr, &st->rcpts, &st->drcpts, &fail, err,
+	                   sizeof(err)) < 0)
+		return err_exit(st, fail == SUBMIT_FAIL_TLS ? EX_CONFIG : EX_OSERR, "%s", err);
+	return 0;
 }
 
 static void report(struct send_state *st)
 {
 	if (st->o->common.json) {
-		json_t *arr = json_array();
-		json_t *doc;
+		json_t *doc = submit_json(st->queue_id, st->wire.message_id, st->sender.addr,
+		                          st->wire.rendered_len, st->drcpts, st->rcpts.n);
 
-		for (size_t i = 0; i < st->rcpts.n; i++)
-			json_array_append_new(arr, rcpt_json(st, &st->drcpts[i]));
-		doc = json_pack("{s:s, s:s, s:s, s:I, s:o}", "queue_id", st->queue_id, "message_id",
-		                st->message_id, "from", st->sender.addr, "size",
-		                (json_int_t)st->rendered_len, "recipients", arr);
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		fputc('\n', stdout);
 		json_decref(doc);
@@ -673,67 +549,56 @@ static void report(struct send_state *st)
 int send_run(struct send_opts *o)
 {
 	struct send_state st;
-	struct loop *loop = NULL;
-	struct dns_resolver *dns = NULL;
-	struct route_ctx *rctx = NULL;
-	struct dns_config dcfg;
-	struct route_opts ropts;
+	struct submit sub;
+	struct submit_opts so;
+	enum submit_fail fail;
 	char dns_list[CLI_DNS_LIST_MAX];
 	char err[512];
-	uint8_t idb[5];
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	memset(&sub, 0, sizeof(sub));
 	st.o = o;
 	if ((rc = load_settings(&st)) != 0)
 		goto done;
 	log_open(o->syslog ? LOG_SINK_SYSLOG : LOG_SINK_STDERR);
 	if ((rc = build_message(&st)) != 0)
 		goto done;
-	if (getrandom(idb, sizeof(idb), 0) != (ssize_t)sizeof(idb))
-		memset(idb, 0, sizeof(idb));
-	snprintf(st.queue_id, sizeof(st.queue_id), "%02X%02X%02X%02X%02X", idb[0], idb[1], idb[2],
-	         idb[3], idb[4]);
+	submit_queue_id(st.queue_id);
 	cli_dns_list(&o->common, &st.conf, dns_list, sizeof(dns_list));
-	memset(&dcfg, 0, sizeof(dcfg));
-	dcfg.servers = dns_list[0] ? dns_list : NULL;
-	dcfg.timeout_ms = st.conf.timeout_dns * 1000u;
-	if (o->common.timeout_set && o->common.timeout_ms < dcfg.timeout_ms)
-		dcfg.timeout_ms = o->common.timeout_ms;
-	dcfg.tries = 2;
-	memset(&ropts, 0, sizeof(ropts));
-	ropts.seed = o->seed;
-	ropts.seeded = o->seeded;
-	loop = loop_new();
-	if (loop == NULL) {
-		rc = err_exit(&st, EX_OSERR, "cannot create the event loop");
-		goto done;
-	}
-	dns = dns_resolver_new(loop, &dcfg, err, sizeof(err));
-	if (dns == NULL) {
-		rc = err_exit(&st, o->common.ndns ? EX_USAGE : EX_CONFIG, "%s", err);
-		goto done;
-	}
-	rctx = route_ctx_new(loop, dns, &ropts);
-	if (rctx == NULL) {
-		rc = err_exit(&st, EX_OSERR, "out of memory");
+	memset(&so, 0, sizeof(so));
+	so.dns_servers = dns_list[0] ? dns_list : NULL;
+	so.dns_timeout_ms = st.conf.timeout_dns * 1000u;
+	if (o->common.timeout_set && o->common.timeout_ms < so.dns_timeout_ms)
+		so.dns_timeout_ms = o->common.timeout_ms;
+	so.seed = o->seed;
+	so.seeded = o->seeded;
+	so.ehlo_name = st.hostname;
+	so.tls = st.tls;
+	so.ca_file = o->ca_file ? o->ca_file : st.conf.ca_file;
+	submit_timeouts(&st.conf, o->common.timeout_set ? o->common.timeout_ms : 0, &so.timeouts);
+	so.max_sessions = o->max_sessions;
+	so.no_pipelining = o->no_pipelining;
+	so.on_result = on_result;
+	so.trace = o->common.verbose ? on_trace : NULL;
+	so.arg = &st;
+	if (submit_open(&sub, &so, &fail, err, sizeof(err)) < 0) {
+		rc = err_exit(&st, fail == SUBMIT_FAIL_DNS ? (o->common.ndns ? EX_USAGE : EX_CONFIG)
+		                                           : EX_OSERR, "%s", err);
 		goto done;
 	}
 	if (o->dry_run) {
-		rc = dry_run(&st, loop, rctx);
+		rc = dry_run(&st, sub.loop, sub.route);
 		goto done;
 	}
-	if ((rc = deliver_all(&st, loop, rctx)) != 0)
+	if ((rc = deliver_all(&st, &sub, &so)) != 0)
 		goto done;
 	report(&st);
 	rc = st.exit_code;
 done:
-	route_ctx_free(rctx);
-	dns_resolver_free(dns);
-	loop_free(loop);
+	submit_close(&sub);
 	free(st.drcpts);
-	buf_free(&st.wire);
-	free(st.rendered);
+	submit_wire_free(&st.wire);
 	msg_free(st.msg);
 	addr_list_free(&st.rcpts);
 	for (size_t i = 0; i < st.ninputs; i++)

@@ -1,0 +1,269 @@
+/*
+ * submit: see submit.h.
+ *
+ * Owns, between submit_open and submit_close, the event loop, the
+ * resolver and the route context of one run, and, during submit_deliver,
+ * the TLS client context. Must not print, read the configuration file or
+ * decide exit codes: its callers (send.c, api_send.c) do that, each in its
+ * own way, from enum submit_fail.
+ */
+#include "config.h"
+
+#include "submit.h"
+
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns.h"
+#include "hdr.h"
+#include "loop.h"
+#include "route.h"
+#include "smtp_data.h"
+#include "tls_client.h"
+#include "utf8.h"
+
+void submit_hostname(const char *name, char out[SUBMIT_HOSTNAME_MAX])
+{
+	if (name != NULL && name[0] != '\0') {
+		snprintf(out, SUBMIT_HOSTNAME_MAX, "%s", name);
+		return;
+	}
+	if (gethostname(out, SUBMIT_HOSTNAME_MAX) != 0 || out[0] == '\0')
+		snprintf(out, SUBMIT_HOSTNAME_MAX, "localhost");
+	out[SUBMIT_HOSTNAME_MAX - 1] = '\0';
+}
+
+void submit_stamp(const char *hostname, struct msg_stamp *stamp)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(stamp, 0, sizeof(*stamp));
+	stamp->time = (int64_t)now;
+	localtime_r(&now, &tm);
+	stamp->tz_offset_min = (int)(tm.tm_gmtoff / 60);
+	if (getrandom(stamp->random, sizeof(stamp->random), 0) != (ssize_t)sizeof(stamp->random)) {
+		/* Uniqueness, not secrecy: time and pid still differ per run. */
+		for (size_t i = 0; i < sizeof(stamp->random); i++)
+			stamp->random[i] = (uint8_t)((uint64_t)now >> (i % 8 * 8) ^ (uint64_t)getpid() >> (i % 4));
+	}
+	stamp->hostname = hostname;
+}
+
+void submit_queue_id(char out[SUBMIT_QUEUE_ID_MAX])
+{
+	uint8_t idb[5];
+
+	if (getrandom(idb, sizeof(idb), 0) != (ssize_t)sizeof(idb))
+		memset(idb, 0, sizeof(idb));
+	snprintf(out, SUBMIT_QUEUE_ID_MAX, "%02X%02X%02X%02X%02X", idb[0], idb[1], idb[2], idb[3],
+	         idb[4]);
+}
+
+void submit_timeouts(const struct conf *c, unsigned cap_ms, struct smtp_timeouts *out)
+{
+	unsigned ms = 1000;
+	unsigned *t = &out->connect;
+
+	*out = (struct smtp_timeouts){
+		.connect = c->timeout_connect * ms, .greeting = c->timeout_greeting * ms,
+		.ehlo = c->timeout_ehlo * ms, .starttls = c->timeout_starttls * ms,
+		.mail = c->timeout_mail * ms, .rcpt = c->timeout_rcpt * ms,
+		.data = c->timeout_data * ms, .data_end = c->timeout_data_end * ms,
+		.rset = 20 * ms, .quit = c->timeout_quit * ms,
+	};
+	if (cap_ms == 0)
+		return;
+	for (size_t i = 0; i < sizeof(*out) / sizeof(unsigned); i++)
+		if (t[i] > cap_ms)
+			t[i] = cap_ms;
+}
+
+int submit_wire_make(const struct msg *m, struct submit_wire *w, enum submit_fail *fail,
+                     char *err, size_t errlen)
+{
+	char why[512];
+	long i;
+	size_t bad;
+
+	memset(w, 0, sizeof(*w));
+	*fail = SUBMIT_FAIL_DATA;
+	if (msg_render(m, &w->rendered, &w->rendered_len, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "the message cannot be sent: %s", why);
+		return -1;
+	}
+	msg_info(m, &w->info);
+	if ((i = hdr_list_find(&m->hdrs, "Message-ID", 0)) >= 0) {
+		char *mid = hdr_unfold(m->hdrs.v[i].value, m->hdrs.v[i].value_len);
+
+		snprintf(w->message_id, sizeof(w->message_id), "%s", mid ? mid : "");
+		free(mid);
+	}
+	if (smtp_data_stuff(w->rendered, w->rendered_len, &w->data, &bad) < 0) {
+		if (bad == (size_t)-1) {
+			*fail = SUBMIT_FAIL_NOMEM;
+			snprintf(err, errlen, "out of memory");
+		} else {
+			snprintf(err, errlen, "the message has a bare CR or LF at octet %zu; it is "
+			         "never sent that way (SMTP smuggling)", bad);
+		}
+		return -1;
+	}
+	*fail = SUBMIT_FAIL_NONE;
+	return 0;
+}
+
+void submit_wire_free(struct submit_wire *w)
+{
+	buf_free(&w->data);
+	free(w->rendered);
+	w->rendered = NULL;
+}
+
+int submit_open(struct submit *s, const struct submit_opts *o, enum submit_fail *fail,
+                char *err, size_t errlen)
+{
+	struct dns_config dcfg;
+	struct route_opts ropts;
+
+	memset(s, 0, sizeof(*s));
+	*fail = SUBMIT_FAIL_SYSTEM;
+	memset(&dcfg, 0, sizeof(dcfg));
+	dcfg.servers = o->dns_servers;
+	dcfg.timeout_ms = o->dns_timeout_ms;
+	dcfg.tries = 2;
+	memset(&ropts, 0, sizeof(ropts));
+	ropts.seed = o->seed;
+	ropts.seeded = o->seeded;
+	s->loop = loop_new();
+	if (s->loop == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return -1;
+	}
+	s->dns = dns_resolver_new(s->loop, &dcfg, err, errlen);
+	if (s->dns == NULL) {
+		*fail = SUBMIT_FAIL_DNS;
+		return -1;
+	}
+	s->route = route_ctx_new(s->loop, s->dns, &ropts);
+	if (s->route == NULL) {
+		*fail = SUBMIT_FAIL_NOMEM;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*fail = SUBMIT_FAIL_NONE;
+	return 0;
+}
+
+void submit_close(struct submit *s)
+{
+	route_ctx_free(s->route);
+	dns_resolver_free(s->dns);
+	loop_free(s->loop);
+	memset(s, 0, sizeof(*s));
+}
+
+int submit_deliver(struct submit *s, const struct submit_opts *o, const struct submit_wire *w,
+                   const char *mail_from, const struct addr_list *rcpts,
+                   struct deliver_rcpt **out, enum submit_fail *fail, char *err,
+                   size_t errlen)
+{
+	struct deliver_rcpt *r = calloc(rcpts->n ? rcpts->n : 1, sizeof(*r));
+	struct deliver_opts dopts;
+	struct deliver_msg dmsg;
+	SSL_CTX *ssl_ctx = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*fail = SUBMIT_FAIL_NOMEM;
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < rcpts->n; i++) {
+		snprintf(r[i].address, sizeof(r[i].address), "%s", rcpts->v[i].addr);
+		snprintf(r[i].domain, sizeof(r[i].domain), "%s", rcpts->v[i].domain);
+	}
+	if (o->tls != TLS_LEVEL_NONE) {
+		ssl_ctx = tls_client_ctx_new(o->ca_file, err, errlen);
+		if (ssl_ctx == NULL) {
+			*fail = SUBMIT_FAIL_TLS;
+			goto done;
+		}
+	}
+	memset(&dopts, 0, sizeof(dopts));
+	dopts.ehlo_name = o->ehlo_name;
+	dopts.tls = o->tls;
+	dopts.ssl_ctx = ssl_ctx;
+	dopts.timeouts = o->timeouts;
+	dopts.max_sessions = o->max_sessions;
+	dopts.no_pipelining = o->no_pipelining;
+	dopts.on_result = o->on_result;
+	dopts.trace = o->trace;
+	dopts.arg = o->arg;
+	memset(&dmsg, 0, sizeof(dmsg));
+	dmsg.mail_from = mail_from;
+	dmsg.data = buf_head(&w->data);
+	dmsg.data_len = buf_avail(&w->data);
+	dmsg.size = w->rendered_len;
+	dmsg.eightbit = w->info.body_8bit;
+	dmsg.rcpts = r;
+	dmsg.nrcpts = rcpts->n;
+	if (deliver_run(s->loop, s->route, &dopts, &dmsg, 1) < 0) {
+		snprintf(err, errlen, "out of memory during delivery");
+		goto done;
+	}
+	*out = r;
+	r = NULL;
+	*fail = SUBMIT_FAIL_NONE;
+	rc = 0;
+done:
+	if (ssl_ctx != NULL)
+		SSL_CTX_free(ssl_ctx);
+	free(r);
+	return rc;
+}
+
+/* One recipient in the shape of DESIGN.md "JSON shapes" (send). */
+static json_t *rcpt_json(const struct deliver_rcpt *r)
+{
+	json_t *tls = json_null();
+	char reply[sizeof(r->smtp.reply)];
+
+	/* Server text may be any bytes (GBK from QQ): JSON needs UTF-8, and
+	 * jansson would refuse the whole object, losing the recipient. */
+	snprintf(reply, sizeof(reply), "%s", r->smtp.reply);
+	utf8_sanitize(reply);
+
+	if (r->tls_version[0] != '\0')
+		tls = json_pack("{s:s, s:s, s:b}", "version", r->tls_version, "cipher", r->tls_cipher,
+		                "verified", r->tls_verified);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
+	                 "address", r->address, "domain", r->domain,
+	                 "status", deliver_status_name(r->status), "via", "direct",
+	                 "relay", r->relay, "reply", reply, "code", r->smtp.code,
+	                 "tls", tls, "delay_ms", (json_int_t)r->delay_ms, "queue_id",
+	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0");
+}
+
+json_t *submit_json(const char *queue_id, const char *message_id, const char *from,
+                    size_t size, const struct deliver_rcpt *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (json_array_append_new(arr, rcpt_json(&r[i])) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "queue_id", queue_id, "message_id",
+	                 message_id, "from", from, "size", (json_int_t)size, "recipients", arr);
+}

@@ -63,6 +63,8 @@ struct dest {
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
 	int last_code;
+	char last_relay[320];         /* where last_reason came from, "none" if
+	                                 no connection was made */
 };
 
 struct dl_session {
@@ -303,6 +305,8 @@ static void on_session_done(void *arg, struct smtp_session *s)
 		snprintf(d->last_reason, sizeof(d->last_reason), "%s", res->reason);
 		snprintf(d->last_dsn, sizeof(d->last_dsn), "%s", res->dsn);
 		d->last_code = res->code;
+		snprintf(d->last_relay, sizeof(d->last_relay), "%s",
+		         res->connected ? smtp_session_peer(s) : "none");
 		if (ds->addr == d->cursor) {
 			struct dest_addr *a = &d->addrs[ds->addr];
 
@@ -394,9 +398,15 @@ static void dest_pump(struct dest *d)
 		if (d->cursor >= d->naddrs) {
 			if (d->active > 0)
 				return; /* a session may still hand work back */
-			/* Every address tried: defer with the last reason. */
+			/* Every address tried: defer with the last reason, and
+			 * name the host it came from (a TLS policy refusal
+			 * happens before any transaction set the relay). */
 			if (d->last_reason[0] == '\0')
 				snprintf(d->last_reason, sizeof(d->last_reason), "no MX address could be used");
+			for (struct work *w = d->head; w != NULL && d->last_relay[0] != '\0'; w = w->next)
+				for (size_t i = 0; i < w->n; i++)
+					snprintf(w->owners[i]->relay, sizeof(w->owners[i]->relay), "%s",
+					         d->last_relay);
 			dest_fail_all(d, DELIVER_DEFERRED, d->last_code,
 			              d->last_dsn[0] ? d->last_dsn : "4.4.1", d->last_reason);
 			return;

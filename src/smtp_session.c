@@ -855,6 +855,15 @@ static void on_io(void *arg, enum io_event ev)
 	}
 	return;
 after_dot:
+	if (io_output_pending(s->io) > 0) {
+		/* The end of the message never left: the server cannot have
+		 * taken it, so this is a lost connection like any other (RFC
+		 * 5321 3.8: as if 451) and the next host may have it. */
+		host_failed(s, 421, "4.4.2", "connection to %s lost while sending the message "
+		            "(%zu octets not sent)", s->peer, io_output_pending(s->io));
+		drop(s);
+		return;
+	}
 	/* The message may have arrived: defer rather than try another host,
 	 * which could deliver it twice (DLV-19). */
 	for (size_t i = 0; s->txn != NULL && i < s->txn->nrcpts; i++)
@@ -874,7 +883,9 @@ static void on_timeout(void *arg)
 		finish(s);
 		return;
 	}
-	if (s->state == SMTP_ST_DATA_BODY) {
+	/* Only once the end of the message has left is its fate unknown;
+	 * before that the server cannot have taken it (see after_dot). */
+	if (s->state == SMTP_ST_DATA_BODY && io_output_pending(s->io) == 0) {
 		for (size_t i = 0; i < s->txn->nrcpts; i++)
 			if (s->txn->rcpts[i]->status == SMTP_RCPT_ACCEPTED)
 				set_rcpt(s->txn->rcpts[i], SMTP_RCPT_DEFERRED, 0, "4.4.2",

@@ -63,8 +63,10 @@ struct dest {
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
 	int last_code;
-	char last_relay[320];         /* where last_reason came from, "none" if
-	                                 no connection was made */
+	char last_relay[320];         /* the server behind last_reason; "" if none was reached */
+	char last_tls_version[16];    /* its TLS session, "" for none */
+	char last_tls_cipher[64];
+	int last_tls_verified;
 };
 
 struct dl_session {
@@ -141,8 +143,19 @@ static void dest_fail_all(struct dest *d, enum deliver_status st, int code, cons
 
 	for (w = d->head; w != NULL; w = next) {
 		next = w->next;
-		for (size_t i = 0; i < w->n; i++)
-			fail_rcpt(d->run, w->msg, w->owners[i], st, code, dsn, reason);
+		for (size_t i = 0; i < w->n; i++) {
+			struct deliver_rcpt *r = w->owners[i];
+
+			/* The server that gave the last reason (a TLS policy
+			 * failure, a 4xx greeting...) is the relay of the
+			 * outcome, as in Postfix's log; "none" when no
+			 * connection came up. */
+			snprintf(r->relay, sizeof(r->relay), "%s", d->last_relay);
+			snprintf(r->tls_version, sizeof(r->tls_version), "%s", d->last_tls_version);
+			snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s", d->last_tls_cipher);
+			r->tls_verified = d->last_tls_verified;
+			fail_rcpt(d->run, w->msg, r, st, code, dsn, reason);
+		}
 		work_free(w);
 	}
 	d->head = d->tail = NULL;
@@ -306,7 +319,12 @@ static void on_session_done(void *arg, struct smtp_session *s)
 		snprintf(d->last_dsn, sizeof(d->last_dsn), "%s", res->dsn);
 		d->last_code = res->code;
 		snprintf(d->last_relay, sizeof(d->last_relay), "%s",
-		         res->connected ? smtp_session_peer(s) : "none");
+		         res->connected ? smtp_session_peer(s) : "");
+		snprintf(d->last_tls_version, sizeof(d->last_tls_version), "%s",
+		         res->tls_active ? res->tls.version : "");
+		snprintf(d->last_tls_cipher, sizeof(d->last_tls_cipher), "%s",
+		         res->tls_active ? res->tls.cipher : "");
+		d->last_tls_verified = res->tls_active && res->tls.verified;
 		if (ds->addr == d->cursor) {
 			struct dest_addr *a = &d->addrs[ds->addr];
 
@@ -398,15 +416,10 @@ static void dest_pump(struct dest *d)
 		if (d->cursor >= d->naddrs) {
 			if (d->active > 0)
 				return; /* a session may still hand work back */
-			/* Every address tried: defer with the last reason, and
-			 * name the host it came from (a TLS policy refusal
-			 * happens before any transaction set the relay). */
+			/* Every address tried: defer with the last reason;
+			 * dest_fail_all names the host it came from. */
 			if (d->last_reason[0] == '\0')
 				snprintf(d->last_reason, sizeof(d->last_reason), "no MX address could be used");
-			for (struct work *w = d->head; w != NULL && d->last_relay[0] != '\0'; w = w->next)
-				for (size_t i = 0; i < w->n; i++)
-					snprintf(w->owners[i]->relay, sizeof(w->owners[i]->relay), "%s",
-					         d->last_relay);
 			dest_fail_all(d, DELIVER_DEFERRED, d->last_code,
 			              d->last_dsn[0] ? d->last_dsn : "4.4.1", d->last_reason);
 			return;

@@ -153,8 +153,10 @@ pf__wait_port() {
 			pf__err "master $pid died before $addr:$port was ready"
 			return 1
 		fi
-		# {fd}: a descriptor bash picks, none of the caller's.
-		if exec {fd}<>"/dev/tcp/$addr/$port" 2>/dev/null; then
+		# {fd}: a descriptor bash picks, none of the caller's. The
+		# braces keep 2>/dev/null to this one open: on a bare exec it
+		# would send the caller's stderr to /dev/null for good.
+		if { exec {fd}<>"/dev/tcp/$addr/$port"; } 2>/dev/null; then
 			if [ "$mode" = banner ]; then
 				line=
 				IFS= read -r -t "$PF_START_TIMEOUT" line <&"$fd" || true
@@ -529,6 +531,9 @@ pf_mx_start() {
 
 	# texthash needs no postmap. A trailing slash means Maildir; the
 	# Maildir is mail/<domain>/<local>/.
+	# One mkdir for all the domains: a fork per user costs seconds for
+	# a few dozen users on a loaded machine.
+	local -A mdoms=()
 	: >"$dir/conf/mailboxes"
 	for u in $users; do
 		case "$u" in
@@ -537,8 +542,11 @@ pf_mx_start() {
 		esac
 		d=${u##*@}
 		printf '%s %s/%s/\n' "$u" "$d" "${u%@*}" >>"$dir/conf/mailboxes"
-		mkdir -p "$dir/mail/$d"
+		mdoms[$dir/mail/$d]=1
 	done
+	if [ ${#mdoms[@]} -gt 0 ]; then
+		mkdir -p "${!mdoms[@]}" || return 1
+	fi
 	chown -R 65534:65534 "$dir/mail" || return 1
 
 	{

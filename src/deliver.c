@@ -198,6 +198,9 @@ static struct work *work_new(struct deliver_msg *msg, size_t cap)
 	w->txn.data_len = msg->data_len;
 	w->txn.size = msg->size;
 	w->txn.eightbit = msg->eightbit;
+	w->txn.data7 = msg->data7;
+	w->txn.data7_len = msg->data7_len;
+	w->txn.size7 = msg->size7;
 	w->txn.rcpts = w->rcpts;
 	return w;
 }

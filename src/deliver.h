@@ -51,6 +51,9 @@ struct deliver_msg {
 	size_t data_len;
 	size_t size;                  /* the message size before stuffing */
 	int eightbit;
+	const char *data7;            /* 7-bit form for servers without 8BITMIME, or NULL */
+	size_t data7_len;
+	size_t size7;
 	struct deliver_rcpt *rcpts;   /* owned by the caller */
 	size_t nrcpts;
 	void *user;                   /* for the caller's callbacks */

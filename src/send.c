@@ -355,7 +355,9 @@ static void on_trace(void *arg, const char *peer, char dir, const char *line, si
 
 	(void)arg;
 	log_redact_line(clean, sizeof(clean), line, len, 0);
-	fprintf(stderr, "%s %s %s\n", peer, dir == '>' ? "<<<" : dir == '<' ? ">>>" : "***", clean);
+	/* ">>>" what we sent, "<<<" what the server said, as Postfix's
+	 * debug_peer_list transcripts read. */
+	fprintf(stderr, "%s %s %s\n", peer, dir == '>' ? ">>>" : dir == '<' ? "<<<" : "***", clean);
 }
 
 static void print_human(const struct send_state *st)
@@ -532,8 +534,28 @@ static int deliver_all(struct send_state *st, struct submit *sub, const struct s
 	return 0;
 }
 
+/* sendmail(8) is silent when all went well: its output lands in cron
+ * mail or a web page. Only what did not arrive is said, on stderr. */
+static void report_sendmail(const struct send_state *st)
+{
+	for (size_t i = 0; i < st->rcpts.n; i++) {
+		const struct deliver_rcpt *r = &st->drcpts[i];
+
+		if (r->status == DELIVER_SENT)
+			continue;
+		fprintf(stderr, "sendmail: %s: %s (%s %s)%s\n", r->address,
+		        deliver_status_name(r->status), r->smtp.dsn, r->smtp.reply,
+		        r->status == DELIVER_DEFERRED ? "; NOT delivered and not kept: this "
+		        "version has no queue" : "");
+	}
+}
+
 static void report(struct send_state *st)
 {
+	if (!st->o->common.json && strcmp(st->o->cmd, "sendmail") == 0) {
+		report_sendmail(st);
+		return;
+	}
 	if (st->o->common.json) {
 		json_t *doc = submit_json(st->queue_id, st->wire.message_id, st->sender.addr,
 		                          st->wire.rendered_len, st->drcpts, st->rcpts.n);
@@ -561,7 +583,10 @@ int send_run(struct send_opts *o)
 	st.o = o;
 	if ((rc = load_settings(&st)) != 0)
 		goto done;
-	log_open(o->syslog ? LOG_SINK_SYSLOG : LOG_SINK_STDERR);
+	/* As sendmail, log lines go to syslog (mail facility) like every MTA's,
+	 * unless -v asks to watch; as mxsend send, to stderr unless --syslog. */
+	log_open(o->syslog || (strcmp(o->cmd, "sendmail") == 0 && !o->common.verbose)
+	         ? LOG_SINK_SYSLOG : LOG_SINK_STDERR);
 	if ((rc = build_message(&st)) != 0)
 		goto done;
 	submit_queue_id(st.queue_id);

@@ -64,6 +64,10 @@ struct smtp_session {
 	struct smtp_txn *txn;           /* the transaction under way */
 	size_t next_rcpt;               /* without pipelining: next RCPT to send */
 	size_t accepted;                /* recipients accepted in txn */
+	const char *data;               /* what this txn sends after 354 */
+	size_t data_len;
+	size_t size;                    /* its SIZE= value */
+	int eightbit;                   /* it declares BODY=8BITMIME */
 	int mail_ok;                    /* MAIL was accepted */
 	int txn_host_failed;            /* MAIL/DATA 4xx: leave after this txn */
 	int need_rset;                  /* the last transaction did not finish */
@@ -281,9 +285,9 @@ static int append_mail(struct smtp_session *s)
 	/* DLV-13: only parameters of extensions the server advertised. */
 	if (buf_printf(&s->cmd, "MAIL FROM:<%s>", t->mail_from) < 0)
 		return -1;
-	if (c->size && buf_printf(&s->cmd, " SIZE=%zu", t->size) < 0)
+	if (c->size && buf_printf(&s->cmd, " SIZE=%zu", s->size) < 0)
 		return -1;
-	if (t->eightbit && c->eightbitmime && buf_printf(&s->cmd, " BODY=8BITMIME") < 0)
+	if (s->eightbit && buf_printf(&s->cmd, " BODY=8BITMIME") < 0)
 		return -1;
 	if (t->smtputf8 && c->smtputf8 && buf_printf(&s->cmd, " SMTPUTF8") < 0)
 		return -1;
@@ -331,9 +335,23 @@ static int begin_txn(struct smtp_session *s)
 		txn_end(s);
 		return next_transaction(s);
 	}
-	if (t->eightbit && !c->eightbitmime)
-		trace(s, '*', "8-bit message to a server without 8BITMIME: sent as is "
-		      "(RFC 6152 asks for 7-bit; most servers accept it)");
+	s->data = t->data;
+	s->data_len = t->data_len;
+	s->size = t->size;
+	s->eightbit = t->eightbit && c->eightbitmime;
+	if (t->eightbit && !c->eightbitmime) {
+		if (t->data7 != NULL) {
+			/* RFC 6152 3: convert rather than send 8-bit (EXT-03). */
+			s->data = t->data7;
+			s->data_len = t->data7_len;
+			s->size = t->size7;
+			trace(s, '*', "no 8BITMIME at %s: the body goes quoted-printable", s->peer);
+		} else {
+			trace(s, '*', "no 8BITMIME at %s and the message cannot be converted to "
+			      "7-bit (multipart or already encoded): sent as is, as Postfix does",
+			      s->peer);
+		}
+	}
 	set_state(s, SMTP_ST_TXN);
 	if (append_mail(s) < 0)
 		goto nomem;
@@ -520,8 +538,8 @@ static int on_data(struct smtp_session *s, const struct smtp_reply *r)
 		return txn_over(s);
 	}
 	if (r->code == 354) {
-		trace(s, '>', "(message: %zu octets)", s->txn->data_len);
-		if (io_write_ref(s->io, s->txn->data, s->txn->data_len) < 0)
+		trace(s, '>', "(message: %zu octets)", s->data_len);
+		if (io_write_ref(s->io, s->data, s->data_len) < 0)
 			goto nomem;
 		set_state(s, SMTP_ST_DATA_BODY);
 		expect_push(s, CMD_DOT, 0);

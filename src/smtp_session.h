@@ -69,6 +69,10 @@ struct smtp_txn {
 	size_t data_len;
 	size_t size;             /* message size for SIZE= (RFC 1870) */
 	int eightbit;            /* needs BODY=8BITMIME (RFC 6152) */
+	const char *data7;       /* the same message 7-bit, stuffed, or NULL: sent
+	                            to a server without 8BITMIME */
+	size_t data7_len;
+	size_t size7;
 	int smtputf8;            /* needs SMTPUTF8 (RFC 6531) */
 };
 

@@ -84,6 +84,35 @@ void submit_timeouts(const struct conf *c, unsigned cap_ms, struct smtp_timeouts
 			t[i] = cap_ms;
 }
 
+/* RFC 6152 3: 8-bit data must not go to a server that did not offer
+ * 8BITMIME; it must be converted or returned. The conversion is made once,
+ * from the rendered bytes (so the caller's message is untouched), and the
+ * session picks it per server. A message msg_encode_7bit cannot convert
+ * (multipart, already encoded) keeps data7 empty and goes as is, as Postfix
+ * does, with a note in the transcript. */
+static void make_7bit(struct submit_wire *w)
+{
+	struct msg *copy = NULL;
+	char *r7 = NULL;
+	size_t r7_len = 0, bad;
+	char why[256];
+
+	if (msg_parse(w->rendered, w->rendered_len, NULL, &copy, why, sizeof(why)) < 0)
+		goto done;
+	if (msg_encode_7bit(copy, why, sizeof(why)) < 0)
+		goto done;
+	if (msg_render(copy, &r7, &r7_len, why, sizeof(why)) < 0)
+		goto done;
+	if (smtp_data_stuff(r7, r7_len, &w->data7, &bad) < 0) {
+		buf_free(&w->data7);
+		goto done;
+	}
+	w->size7 = r7_len;
+done:
+	free(r7);
+	msg_free(copy);
+}
+
 int submit_wire_make(const struct msg *m, struct submit_wire *w, enum submit_fail *fail,
                      char *err, size_t errlen)
 {
@@ -114,6 +143,8 @@ int submit_wire_make(const struct msg *m, struct submit_wire *w, enum submit_fai
 		}
 		return -1;
 	}
+	if (w->info.body_8bit)
+		make_7bit(w);
 	*fail = SUBMIT_FAIL_NONE;
 	return 0;
 }
@@ -121,6 +152,7 @@ int submit_wire_make(const struct msg *m, struct submit_wire *w, enum submit_fai
 void submit_wire_free(struct submit_wire *w)
 {
 	buf_free(&w->data);
+	buf_free(&w->data7);
 	free(w->rendered);
 	w->rendered = NULL;
 }
@@ -212,6 +244,9 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dmsg.data_len = buf_avail(&w->data);
 	dmsg.size = w->rendered_len;
 	dmsg.eightbit = w->info.body_8bit;
+	dmsg.data7 = buf_avail(&w->data7) ? buf_head(&w->data7) : NULL;
+	dmsg.data7_len = buf_avail(&w->data7);
+	dmsg.size7 = w->size7;
 	dmsg.rcpts = r;
 	dmsg.nrcpts = rcpts->n;
 	if (deliver_run(s->loop, s->route, &dopts, &dmsg, 1) < 0) {

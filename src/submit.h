@@ -50,6 +50,10 @@ struct submit_wire {
 	size_t rendered_len;            /* octets in rendered: the SIZE= value */
 	struct buf data;                /* rendered, dot-stuffed, ending CRLF . CRLF */
 	struct msg_info info;           /* 8-bit body, 8-bit headers, longest line */
+	struct buf data7;               /* for an 8-bit body: the same message with the
+	                                   body quoted-printable, stuffed, for servers
+	                                   without 8BITMIME; empty when not convertible */
+	size_t size7;                   /* octets of that form before stuffing */
 	char message_id[MSG_MSGID_MAX]; /* the Message-ID field unfolded, "" if none */
 };
 

@@ -56,7 +56,7 @@ struct conf_relay {
 
 struct conf {
 	char path[1024];          /* the file read, "" for defaults only */
-	char hostname[256];       /* EHLO name, "" = the host's FQDN */
+	char hostname[256];       /* EHLO name, "" = gethostname(2) */
 	enum conf_tls tls;        /* default CONF_TLS_MAY */
 	char ca_file[1024];
 	unsigned fallback;        /* enum conf_fallback bits; default unreachable|deferred */

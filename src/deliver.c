@@ -201,6 +201,8 @@ static struct work *work_new(struct deliver_msg *msg, size_t cap)
 	w->txn.data7 = msg->data7;
 	w->txn.data7_len = msg->data7_len;
 	w->txn.size7 = msg->size7;
+	w->txn.smtputf8 = msg->smtputf8;
+	w->txn.utf8_headers = msg->utf8_headers;
 	w->txn.rcpts = w->rcpts;
 	return w;
 }

@@ -54,6 +54,8 @@ struct deliver_msg {
 	const char *data7;            /* 7-bit form for servers without 8BITMIME, or NULL */
 	size_t data7_len;
 	size_t size7;
+	int smtputf8;                 /* a non-ASCII envelope address: SMTPUTF8 needed */
+	int utf8_headers;             /* 8-bit header fields: SMTPUTF8 asked for when offered */
 	struct deliver_rcpt *rcpts;   /* owned by the caller */
 	size_t nrcpts;
 	void *user;                   /* for the caller's callbacks */

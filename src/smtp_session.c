@@ -289,7 +289,7 @@ static int append_mail(struct smtp_session *s)
 		return -1;
 	if (s->eightbit && buf_printf(&s->cmd, " BODY=8BITMIME") < 0)
 		return -1;
-	if (t->smtputf8 && c->smtputf8 && buf_printf(&s->cmd, " SMTPUTF8") < 0)
+	if ((t->smtputf8 || t->utf8_headers) && c->smtputf8 && buf_printf(&s->cmd, " SMTPUTF8") < 0)
 		return -1;
 	return buf_printf(&s->cmd, "\r\n");
 }

@@ -73,7 +73,11 @@ struct smtp_txn {
 	                            to a server without 8BITMIME */
 	size_t data7_len;
 	size_t size7;
-	int smtputf8;            /* needs SMTPUTF8 (RFC 6531) */
+	int smtputf8;            /* needs SMTPUTF8 (RFC 6531): a non-ASCII address */
+	int utf8_headers;        /* UTF-8 header fields (RFC 6532): SMTPUTF8 is asked
+	                            for when offered; without it they go as is, as
+	                            Postfix does, since refusing would bounce mail
+	                            most servers take */
 };
 
 struct smtp_timeouts {

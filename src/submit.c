@@ -240,6 +240,14 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dopts.arg = o->arg;
 	memset(&dmsg, 0, sizeof(dmsg));
 	dmsg.mail_from = mail_from;
+	/* RFC 6531: a non-ASCII address can only travel with SMTPUTF8. */
+	for (const char *p = mail_from; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			dmsg.smtputf8 = 1;
+	for (size_t i = 0; i < rcpts->n; i++)
+		if (rcpts->v[i].utf8)
+			dmsg.smtputf8 = 1;
+	dmsg.utf8_headers = w->info.header_8bit;
 	dmsg.data = buf_head(&w->data);
 	dmsg.data_len = buf_avail(&w->data);
 	dmsg.size = w->rendered_len;

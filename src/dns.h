@@ -3,8 +3,13 @@
  * by the event loop and hands back parsed answers with a small status.
  *
  * It keeps at most `max_inflight` queries outstanding and queues the rest
- * in order: past a window the test DNS servers on these machines start
- * dropping UDP replies, and a dropped reply costs a whole c-ares timeout.
+ * in order: past a window datagrams are dropped and each costs a whole
+ * c-ares timeout. Measured (docs/benchmarks.md): a server with the kernel's
+ * default 208 KiB receive buffer holds 256 small queries, so it drops
+ * queries as soon as it falls that far behind; our own 1 MiB buffer
+ * (2 MiB as the kernel counts it) dropped replies at 2048 outstanding, and
+ * by the same arithmetic would at about 380 where net.core.rmem_max caps
+ * the request at the common 208 KiB.
  * It classifies, it does not decide: what NXDOMAIN means for a recipient
  * is route's business (STYLE.md "Not to imitate": policy in the resolver).
  */

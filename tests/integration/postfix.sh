@@ -153,8 +153,10 @@ pf__wait_port() {
 			pf__err "master $pid died before $addr:$port was ready"
 			return 1
 		fi
-		# {fd}: a descriptor bash picks, none of the caller's.
-		if exec {fd}<>"/dev/tcp/$addr/$port" 2>/dev/null; then
+		# {fd}: a descriptor bash picks, none of the caller's. The
+		# braces keep "2>/dev/null" to the connect: on an exec without
+		# a command it would stay, and the caller's stderr be lost.
+		if { exec {fd}<>"/dev/tcp/$addr/$port"; } 2>/dev/null; then
 			if [ "$mode" = banner ]; then
 				line=
 				IFS= read -r -t "$PF_START_TIMEOUT" line <&"$fd" || true

@@ -231,6 +231,15 @@ static struct smtp_txn *on_next_txn(void *arg, struct smtp_session *s)
 	return &w->txn;
 }
 
+/* More work for this session: the same test as on_next_txn. */
+static int on_more_txn(void *arg, struct smtp_session *s)
+{
+	struct dl_session *ds = arg;
+
+	(void)s;
+	return ds->dest->head != NULL && ds->addr == ds->dest->cursor;
+}
+
 static void on_txn_done(void *arg, struct smtp_session *s, struct smtp_txn *txn)
 {
 	struct dl_session *ds = arg;
@@ -354,6 +363,7 @@ static int start_session(struct dest *d)
 	cfg.timeouts = run->opts->timeouts;
 	cfg.no_pipelining = run->opts->no_pipelining;
 	cfg.next_txn = on_next_txn;
+	cfg.more_txn = on_more_txn;
 	cfg.txn_done = on_txn_done;
 	cfg.done = on_session_done;
 	cfg.trace = run->opts->trace ? session_trace : NULL;

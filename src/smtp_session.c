@@ -67,6 +67,7 @@ struct smtp_session {
 	int mail_ok;                    /* MAIL was accepted */
 	int txn_host_failed;            /* MAIL/DATA 4xx: leave after this txn */
 	int need_rset;                  /* the last transaction did not finish */
+	int quit_sent;                  /* QUIT went out behind the message */
 	int pipelining;                 /* PIPELINING offered and allowed */
 	struct expect expect[SMTP_EXPECT_MAX];
 	size_t nexpect;                 /* queued expectations */
@@ -396,9 +397,32 @@ static int txn_over(struct smtp_session *s)
 	int leave = s->txn_host_failed;
 
 	txn_end(s);
+	if (s->quit_sent) {
+		/* Its reply is the next one (it may be in the input already). */
+		set_state(s, SMTP_ST_QUIT);
+		expect_push(s, CMD_QUIT, 0);
+		keep_waiting(s, s->cfg.timeouts.quit);
+		return 0;
+	}
 	if (leave)
 		return quit(s);
 	return next_transaction(s);
+}
+
+/* Whether QUIT can go out right behind the message: the server pipelines
+ * (RFC 2920 3.1 lets the message content start a group and QUIT end it),
+ * the owner has nothing more for this session, and no recipient of this
+ * transaction is waiting to be sent again here (452, RFC 5321
+ * 4.5.3.1.10). It saves the wait for the reply to the dot before QUIT:
+ * one round trip per session. */
+static int can_quit_early(struct smtp_session *s)
+{
+	if (!s->pipelining || s->cfg.more_txn == NULL || s->cfg.more_txn(s->cfg.arg, s))
+		return 0;
+	for (size_t i = 0; i < s->txn->nrcpts; i++)
+		if (s->txn->rcpts[i]->status == SMTP_RCPT_PENDING)
+			return 0;
+	return 1;
 }
 
 static int more_expected(const struct smtp_session *s)
@@ -525,6 +549,11 @@ static int on_data(struct smtp_session *s, const struct smtp_reply *r)
 			goto nomem;
 		set_state(s, SMTP_ST_DATA_BODY);
 		expect_push(s, CMD_DOT, 0);
+		if (can_quit_early(s)) {
+			if (buf_printf(&s->cmd, "QUIT\r\n") < 0 || send_cmd(s) < 0)
+				goto nomem;
+			s->quit_sent = 1;
+		}
 		wait_for(s, s->cfg.timeouts.data_end);
 		return 0;
 	}

@@ -99,8 +99,8 @@ class Log:
             rec["events"].append([t, side, plen])
         elif not flags & (SYN | FIN | RST):
             rec["events"].append([t, "a" if from_client else "A", 0])
-        # A side's end: its FIN, or a RST (a close with unread data, as
-        # Postfix's client does when it does not read the QUIT reply).
+        # A side's end: its FIN, or a RST (a close with data still
+        # unread, such as the server's TLS close_notify).
         if flags & (FIN | RST) and side not in rec["fins"]:
             rec["fins"].add(side)
             rec["events"].append([t, side.upper(), 0])

@@ -40,8 +40,9 @@ struct io *io_connect(struct loop *loop, const struct sockaddr *sa, socklen_t sa
 /* Queues n bytes (copied). Returns 0, or -1 when out of memory. */
 int io_write(struct io *io, const void *p, size_t n);
 /* Queues n bytes that the caller keeps alive and unchanged until the
- * output queue is empty (see io_output_pending). Nothing may be queued
- * behind them before that. Returns 0 or -1. */
+ * output queue is empty (see io_output_pending). io_write may queue more
+ * behind them (a command pipelined after the message); another
+ * io_write_ref may not, until they are written. Returns 0 or -1. */
 int io_write_ref(struct io *io, const void *p, size_t n);
 /* Bytes queued and not yet written. */
 size_t io_output_pending(const struct io *io);

@@ -87,6 +87,11 @@ struct smtp_timeouts {
 /* Called when the session is idle: return the next transaction, or NULL
  * to end the session with QUIT. */
 typedef struct smtp_txn *(*smtp_next_txn_fn)(void *arg, struct smtp_session *s);
+/* Asked when the message is sent: may another transaction follow on this
+ * session? When not, QUIT is pipelined behind the message (RFC 2920 3.1)
+ * and the session ends without asking next_txn again. Optional: without
+ * it the session always asks next_txn after the transaction. */
+typedef int (*smtp_more_txn_fn)(void *arg, struct smtp_session *s);
 /* Called after each transaction with its recipients' statuses set. */
 typedef void (*smtp_txn_done_fn)(void *arg, struct smtp_session *s, struct smtp_txn *txn);
 /* Called once at the end; the owner then frees the session. */
@@ -103,6 +108,7 @@ struct smtp_session_config {
 	struct smtp_timeouts timeouts;
 	int no_pipelining;            /* do not pipeline even when offered */
 	smtp_next_txn_fn next_txn;
+	smtp_more_txn_fn more_txn;    /* may be NULL */
 	smtp_txn_done_fn txn_done;
 	smtp_done_fn done;
 	smtp_trace_fn trace;          /* may be NULL */

@@ -169,6 +169,18 @@ static void ssl_reason(struct io *io, int sslerr, char *buf, size_t len)
 
 /* ---- reading ---- */
 
+/* Keeps n received bytes, within the input limit (a server that never
+ * completes a reply must not make us grow without bound). */
+static int take_input(struct io *io, const char *p, size_t n)
+{
+	if (buf_append(&io->in, p, n) < 0)
+		return fail(io, "out of memory");
+	if (buf_avail(&io->in) > IO_INPUT_MAX)
+		return fail(io, "the server sent more than %u bytes without a complete reply",
+		            IO_INPUT_MAX);
+	return 0;
+}
+
 static int read_plain(struct io *io)
 {
 	char chunk[16384];
@@ -177,11 +189,8 @@ static int read_plain(struct io *io)
 		ssize_t n = recv(io->fd, chunk, sizeof(chunk), 0);
 
 		if (n > 0) {
-			if (buf_append(&io->in, chunk, (size_t)n) < 0)
-				return fail(io, "out of memory");
-			if (buf_avail(&io->in) > IO_INPUT_MAX)
-				return fail(io, "the server sent more than %u bytes without a "
-				            "complete reply", IO_INPUT_MAX);
+			if (take_input(io, chunk, (size_t)n) < 0)
+				return -1;
 			if ((size_t)n < sizeof(chunk))
 				return 1;
 			continue;
@@ -207,11 +216,8 @@ static int read_tls(struct io *io)
 		ERR_clear_error();
 		n = SSL_read(io->ssl, chunk, sizeof(chunk));
 		if (n > 0) {
-			if (buf_append(&io->in, chunk, (size_t)n) < 0)
-				return fail(io, "out of memory");
-			if (buf_avail(&io->in) > IO_INPUT_MAX)
-				return fail(io, "the server sent more than %u bytes without a "
-				            "complete reply", IO_INPUT_MAX);
+			if (take_input(io, chunk, (size_t)n) < 0)
+				return -1;
 			continue; /* drain what OpenSSL holds: epoll cannot see it */
 		}
 		e = SSL_get_error(io->ssl, n);

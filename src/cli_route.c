@@ -32,8 +32,9 @@ struct route_run {
 	int nargs;
 	int argi;                    /* next one */
 	FILE *in;                    /* stdin when no items were given */
-	char *line;                  /* getline buffer */
-	size_t linecap;
+	char line[DOMAIN_INPUT_MAX + 2]; /* one input line; longer ones are cut
+	                                    here, never read whole (a hard limit
+	                                    on outside input) */
 	int input_done;
 	/* ordered output */
 	struct route_result **slots; /* ring of window entries */
@@ -144,12 +145,21 @@ static const char *next_item(struct route_run *run)
 		return NULL;
 	}
 	for (;;) {
-		ssize_t n = getline(&run->line, &run->linecap, run->in);
 		char *p;
+		size_t len;
 
-		if (n < 0) {
+		if (fgets(run->line, sizeof(run->line), run->in) == NULL) {
 			run->input_done = 1;
 			return NULL;
+		}
+		len = strlen(run->line);
+		if (len > 0 && run->line[len - 1] != '\n' && !feof(run->in)) {
+			/* Too long for any domain: drop the rest of the line; what
+			 * was kept is reported as an invalid item (too long). */
+			int c;
+
+			while ((c = getc(run->in)) != EOF && c != '\n')
+				;
 		}
 		/* Blank lines and '#' comments are skipped, so a list of domains
 		 * can be annotated. */
@@ -354,7 +364,6 @@ done:
 	for (size_t i = 0; run.slots != NULL && i < run.window; i++)
 		route_result_free(run.slots[i]);
 	free(run.slots);
-	free(run.line);
 	free(run.jbuf);
 	route_ctx_free(run.ctx);
 	dns_resolver_free(run.dns);

@@ -90,22 +90,32 @@ static int read_stream(FILE *f, size_t max, int dot_ends, char **out, size_t *ou
 	size_t n;
 
 	if (dot_ends) {
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t l;
+		/* Byte by byte, so that the size limit holds inside a line too
+		 * (getline would first read a line of any length whole). */
+		size_t line_start = 0;
+		int c;
 
-		while ((l = getline(&line, &cap, f)) > 0) {
-			if (strcmp(line, ".\n") == 0 || strcmp(line, ".\r\n") == 0 || strcmp(line, ".") == 0)
-				break;
-			if (b.len + (size_t)l > max) {
-				free(line);
+		while ((c = getc(f)) != EOF) {
+			if (b.len >= max) {
 				buf_free(&b);
 				snprintf(err, errlen, "the message is larger than %zu octets", max);
 				return -1;
 			}
-			buf_append(&b, line, (size_t)l);
+			buf_putc(&b, (char)c);
+			if (c != '\n')
+				continue;
+			if ((b.len - line_start == 2 && memcmp(b.data + line_start, ".\n", 2) == 0) ||
+			    (b.len - line_start == 3 && memcmp(b.data + line_start, ".\r\n", 3) == 0)) {
+				b.len = line_start; /* the lone dot ends the input */
+				b.data[b.len] = '\0';
+				break;
+			}
+			line_start = b.len;
 		}
-		free(line);
+		if (c == EOF && b.len - line_start == 1 && b.data[line_start] == '.') {
+			b.len = line_start;
+			b.data[b.len] = '\0';
+		}
 	} else {
 		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 			if (b.len + n > max) {

@@ -222,20 +222,27 @@ require_cmds()
 	[ -z "$missing" ] || bail_out "missing commands:$missing (see tests/integration/lib.sh for the packages)"
 }
 
+# await_exit PID: waits for a process that was sent TERM; bounded: one
+# that ignores TERM for 5 s gets KILL.
+await_exit()
+{
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 cleanup()
 {
-	local pid i
+	local pid
 	for pid in $TEST_PIDS; do
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in $TEST_PIDS; do
-		# Bounded: a process that ignores TERM for 5 s gets KILL.
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		await_exit "$pid"
 	done
 	TEST_PIDS=""
 	if [ -n "$TEST_TMP" ] && [ -d "$TEST_TMP" ]; then
@@ -263,14 +270,9 @@ untrack_pid()
 # stop_pid PID: stops one process this test started and waits for it.
 stop_pid()
 {
-	local pid=$1 i
+	local pid=$1
 	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	await_exit "$pid"
 	untrack_pid "$pid"
 }
 

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cli.h"
 #include "dns.h"
 #include "domain.h"
 #include "loop.h"
+#include "port25.h"
 #include "route.h"
 #include "route_out.h"
 #include "status.h"
@@ -236,6 +238,7 @@ int cli_route(int argc, char **argv)
 	};
 	struct cli_common common;
 	struct conf conf;
+	struct port25 p25;
 	struct route_opts ropts;
 	struct dns_config dcfg;
 	struct route_run run;
@@ -335,16 +338,30 @@ int cli_route(int argc, char **argv)
 	feed(&run);
 	loop_run(run.loop);
 	flush_ready(&run);
+	port25_load(&p25, conf.state_dir, conf.port25_detect, conf.port25_block_time,
+	            (int64_t)time(NULL));
 	if (run.json) {
+		json_t *pj = port25_json(&p25, (int64_t)time(NULL));
+		char *ptext = pj ? json_dumps(pj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
 		fprintf(stdout, "\n], \"summary\": {\"domains\": %llu, \"ok\": %zu, \"permanent\": %zu, "
-		        "\"temporary\": %zu, \"invalid\": %zu}}\n", (unsigned long long)run.printed,
-		        run.counts[ROUTE_OK], run.counts[ROUTE_PERMANENT],
-		        run.counts[ROUTE_TEMPORARY], run.counts[ROUTE_INVALID]);
-	} else if (run.printed > 1) {
-		printf("%llu domains: %zu ok, %zu permanent, %zu temporary, %zu invalid\n",
-		       (unsigned long long)run.printed, run.counts[ROUTE_OK],
-		       run.counts[ROUTE_PERMANENT], run.counts[ROUTE_TEMPORARY],
-		       run.counts[ROUTE_INVALID]);
+		        "\"temporary\": %zu, \"invalid\": %zu}, \"port25\": %s}\n",
+		        (unsigned long long)run.printed, run.counts[ROUTE_OK],
+		        run.counts[ROUTE_PERMANENT], run.counts[ROUTE_TEMPORARY],
+		        run.counts[ROUTE_INVALID], ptext ? ptext : "null");
+		free(ptext);
+		json_decref(pj);
+	} else {
+		char note[1024];
+
+		if (run.printed > 1)
+			printf("%llu domains: %zu ok, %zu permanent, %zu temporary, %zu invalid\n",
+			       (unsigned long long)run.printed, run.counts[ROUTE_OK],
+			       run.counts[ROUTE_PERMANENT], run.counts[ROUTE_TEMPORARY],
+			       run.counts[ROUTE_INVALID]);
+		port25_text(&p25, (int64_t)time(NULL), note, sizeof(note));
+		if (note[0] != '\0')
+			printf("%s\n", note);
 	}
 	if (run.printed == 0 && !run.json)
 		cli_error("route", "no domains given (as arguments or on standard input)");

@@ -29,7 +29,8 @@ static void send_usage(FILE *out)
 	      "           [--header 'Name: value']...\n"
 	      "or a whole message on standard input (or --message FILE); -t takes the\n"
 	      "recipients from its To/Cc/Bcc.\n"
-	      "delivery:  [--tls none|may|encrypt|verify] [--ca-file FILE] [--via direct|auto]\n"
+	      "delivery:  [--tls none|may|encrypt|verify] [--ca-file FILE]\n"
+	      "           [--via direct|relay|auto] [--relay NAME] [--fallback never|LIST]\n"
 	      "           [--hostname NAME] [--dry-run] [--json] [-v] [--syslog]\n"
 	      "           [--dns HOST[:PORT]]... [--timeout SECONDS] [--config FILE]\n", out);
 }
@@ -61,6 +62,7 @@ int cli_send(int argc, char **argv)
 		{ "seed", required_argument, NULL, 15 },
 		{ "max-sessions", required_argument, NULL, 16 },
 		{ "no-pipelining", no_argument, NULL, 17 },
+		{ "fallback", required_argument, NULL, 18 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct send_opts *o = calloc(1, sizeof(*o));
@@ -101,6 +103,7 @@ int cli_send(int argc, char **argv)
 		case 9: o->via = optarg; break;
 		case 10: o->relay = optarg; break;
 		case 11: o->no_queue = 1; break;
+		case 18: o->fallback = optarg; break;
 		case 12: o->hostname = optarg; break;
 		case 13: o->ca_file = optarg; break;
 		case 14: o->syslog = 1; break;

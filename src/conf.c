@@ -49,6 +49,9 @@ enum conf_key {
 	KEY_FALLBACK,
 	KEY_RELAY_DEFAULT,
 	KEY_QUEUE_DIR,
+	KEY_STATE_DIR,
+	KEY_PORT25_DETECT,
+	KEY_PORT25_BLOCK_TIME,
 	KEY_DNS,
 	KEY_TIMEOUT_DNS,
 	KEY_TIMEOUT_CONNECT,
@@ -108,6 +111,12 @@ static const struct key_def keys[KEY_LAST] = {
 	                        .expect = "the name of a relay section" },
 	[KEY_QUEUE_DIR] = { .name = "queue_dir", .scope = IN_GLOBAL,
 	                    .expect = "the path of the spool directory" },
+	[KEY_STATE_DIR] = { .name = "state_dir", .scope = IN_GLOBAL,
+	                    .expect = "the path of a directory for state kept between runs" },
+	[KEY_PORT25_DETECT] = { .name = "port25_detect", .scope = IN_GLOBAL,
+	                        .expect = "a number of domains from 0 (off) to 100" },
+	[KEY_PORT25_BLOCK_TIME] = { .name = "port25_block_time", .scope = IN_GLOBAL,
+	                            .expect = "a whole number of seconds from 60 to 604800" },
 	[KEY_DNS] = { .name = "dns", .scope = IN_GLOBAL, .repeatable = 1,
 	              .expect = "IP addresses with optional ports, such as 127.0.0.1, "
 	                        "127.0.0.1:5300, ::1 or [::1]:5300" },
@@ -207,6 +216,8 @@ void conf_defaults(struct conf *c)
 	memset(c, 0, sizeof(*c));
 	c->tls = CONF_TLS_MAY;
 	c->fallback = CONF_FALLBACK_UNREACHABLE | CONF_FALLBACK_DEFERRED;
+	c->port25_detect = 3;
+	c->port25_block_time = 3600;
 	c->timeout_dns = 10;
 	c->timeout_connect = 30;
 	c->timeout_greeting = 300;
@@ -565,12 +576,15 @@ static int parse_dns(struct parser *p, char *v)
 	}
 }
 
-static int parse_fallback(struct parser *p, char *v)
+/* Reads "never" or a comma list of fallback names from v (modified in
+ * place) into *bits. Returns 0, or -1 with *bad pointing at the entry that
+ * is wrong ("" for an empty one, "never" when it is combined). */
+static int fallback_scan(char *v, unsigned *bits, const char **bad)
 {
-	unsigned bits = 0;
 	int never = 0, items = 0;
 	char *s = v;
 
+	*bits = 0;
 	for (;;) {
 		char *comma = strchr(s, ',');
 		char *item = s, *end;
@@ -583,25 +597,65 @@ static int parse_fallback(struct parser *p, char *v)
 		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
 			end--;
 		*end = '\0';
+		*bad = item;
 		if (*item == '\0')
-			return fail(p, "fallback: an empty entry in the comma list; expected %s",
-			            keys[KEY_FALLBACK].expect);
+			return -1;
 		items++;
 		if (strcasecmp(item, "never") == 0)
 			never = 1;
 		else if (LOOKUP(fallback_names, item, &bit) == 0)
-			bits |= (unsigned)bit;
+			*bits |= (unsigned)bit;
 		else
-			return fail(p, "fallback '%.64s': expected %s", item, keys[KEY_FALLBACK].expect);
+			return -1;
 		if (comma == NULL)
 			break;
 		s = comma + 1;
 	}
-	if (never && items > 1)
+	if (never && items > 1) {
+		*bad = "never";
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_fallback(struct parser *p, char *v)
+{
+	const char *bad;
+	unsigned bits;
+
+	if (fallback_scan(v, &bits, &bad) == 0) {
+		p->c->fallback = bits;
+		return 0;
+	}
+	if (*bad == '\0')
+		return fail(p, "fallback: an empty entry in the comma list; expected %s",
+		            keys[KEY_FALLBACK].expect);
+	if (strcmp(bad, "never") == 0)
 		return fail(p, "fallback: 'never' cannot be combined with other values; expected %s",
 		            keys[KEY_FALLBACK].expect);
-	p->c->fallback = bits;
-	return 0;
+	return fail(p, "fallback '%.64s': expected %s", bad, keys[KEY_FALLBACK].expect);
+}
+
+int conf_fallback_parse(const char *text, unsigned *bits, char *err, size_t errlen)
+{
+	char v[CONF_LINE_MAX];
+	const char *bad;
+
+	if (strlen(text) >= sizeof(v)) {
+		snprintf(err, errlen, "the fallback list is too long");
+		return -1;
+	}
+	snprintf(v, sizeof(v), "%s", text);
+	if (fallback_scan(v, bits, &bad) == 0)
+		return 0;
+	if (*bad == '\0')
+		snprintf(err, errlen, "an empty entry in the comma list; expected %s",
+		         keys[KEY_FALLBACK].expect);
+	else if (strcmp(bad, "never") == 0)
+		snprintf(err, errlen, "'never' cannot be combined with other values");
+	else
+		snprintf(err, errlen, "'%.64s': expected %s", bad, keys[KEY_FALLBACK].expect);
+	return -1;
 }
 
 static int set_global(struct parser *p, enum conf_key k, char *v)
@@ -641,6 +695,16 @@ static int set_global(struct parser *p, enum conf_key k, char *v)
 		return copy_value(p, "relay_default", c->relay_default, sizeof(c->relay_default), v);
 	case KEY_QUEUE_DIR:
 		return copy_value(p, "queue_dir", c->queue_dir, sizeof(c->queue_dir), v);
+	case KEY_STATE_DIR:
+		return copy_value(p, "state_dir", c->state_dir, sizeof(c->state_dir), v);
+	case KEY_PORT25_DETECT:
+		if (parse_number(v, 0, 100, &c->port25_detect) < 0)
+			return fail(p, "port25_detect '%.64s': expected %s", v, keys[k].expect);
+		return 0;
+	case KEY_PORT25_BLOCK_TIME:
+		if (parse_number(v, 60, 604800, &c->port25_block_time) < 0)
+			return fail(p, "port25_block_time '%.64s': expected %s", v, keys[k].expect);
+		return 0;
 	case KEY_DNS:
 		return parse_dns(p, v);
 	default:

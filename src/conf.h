@@ -62,6 +62,10 @@ struct conf {
 	unsigned fallback;        /* enum conf_fallback bits; default unreachable|deferred */
 	char relay_default[64];
 	char queue_dir[1024];
+	char state_dir[1024];      /* state between runs (port 25 memory); "" = default */
+	unsigned port25_detect;    /* domains whose every MX timed out before port 25
+	                              is taken as blocked; 0 = off; default 3 */
+	unsigned port25_block_time;/* seconds that verdict is remembered; default 3600 */
 	char dns[CONF_DNS_MAX][64]; /* "HOST[:PORT]" each */
 	size_t ndns;
 	unsigned timeout_dns;      /* seconds per DNS query, all tries; default 10 */
@@ -96,6 +100,11 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
  * the fuzzer. Same returns as conf_load. */
 int conf_parse(const char *name, const char *text, size_t len, struct conf *c,
                char *err, size_t errlen);
+
+/* Reads a `fallback` value ("never", or a comma list of unreachable,
+ * deferred, rejected: `--fallback` on the command line) into *bits.
+ * Returns 0, or -1 with the reason in err. */
+int conf_fallback_parse(const char *text, unsigned *bits, char *err, size_t errlen);
 
 /* The relay called name, or NULL. */
 const struct conf_relay *conf_relay_find(const struct conf *c, const char *name);

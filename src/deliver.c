@@ -21,8 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "conf.h"
 #include "loop.h"
+#include "port25.h"
+#include "relay.h"
 #include "route.h"
 
 #define DELIVER_MAX_ADDRS 64
@@ -68,6 +72,20 @@ struct dest {
 	char last_tls_version[16];    /* its TLS session, "" for none */
 	char last_tls_cipher[64];
 	int last_tls_verified;
+	int connected_any;            /* some session reached a server */
+	unsigned failed_connects;     /* sessions that never connected ... */
+	unsigned connect_timeouts;    /* ... and of those, the ones that timed out */
+};
+
+/* Recipients handed to the relay, one job per message and batch. */
+struct relay_work {
+	struct relay_job job;         /* lent to relay.c until relay_work_done */
+	struct relay_work *next, *prev; /* the run's jobs in flight */
+	struct deliver_run_state *run;
+	struct deliver_msg *msg;
+	struct deliver_rcpt **owners;
+	struct smtp_rcpt **rcpts;     /* &owners[i]->smtp */
+	size_t n;
 };
 
 struct dl_session {
@@ -87,6 +105,8 @@ struct deliver_run_state {
 	struct dest *wait_head, *wait_tail;
 	unsigned active;              /* sessions open in total */
 	unsigned max_sessions, max_per_dest, max_rcpts, port;
+	struct relay_work *relay_jobs;/* handed to the relay, not yet done */
+	int skip_direct;              /* relay only, or port 25 marked blocked */
 };
 
 const char *deliver_status_name(enum deliver_status st)
@@ -95,6 +115,19 @@ const char *deliver_status_name(enum deliver_status st)
 	case DELIVER_SENT: return "sent";
 	case DELIVER_DEFERRED: return "deferred";
 	case DELIVER_BOUNCED: return "bounced";
+	}
+	return "unknown";
+}
+
+const char *deliver_fallback_name(enum deliver_fallback f)
+{
+	switch (f) {
+	case DELIVER_FALLBACK_NONE: return "none";
+	case DELIVER_FALLBACK_UNREACHABLE: return "unreachable";
+	case DELIVER_FALLBACK_DEFERRED: return "deferred";
+	case DELIVER_FALLBACK_REJECTED: return "rejected";
+	case DELIVER_FALLBACK_PORT25: return "port25-blocked";
+	case DELIVER_FALLBACK_ONLY: return "relay-only";
 	}
 	return "unknown";
 }
@@ -125,6 +158,21 @@ static void fail_rcpt(struct deliver_run_state *run, struct deliver_msg *msg,
 	if (r->relay[0] == '\0')
 		snprintf(r->relay, sizeof(r->relay), "none");
 	finalize(run, msg, r, st);
+}
+
+/* The server r's outcome came from and its TLS session (NULL: none). */
+static void rcpt_set_server(struct deliver_rcpt *r, const char *peer,
+                            const struct tls_details *tls)
+{
+	snprintf(r->relay, sizeof(r->relay), "%s", peer);
+	if (tls != NULL) {
+		snprintf(r->tls_version, sizeof(r->tls_version), "%s", tls->version);
+		snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s", tls->cipher);
+		r->tls_verified = tls->verified;
+	} else {
+		r->tls_version[0] = r->tls_cipher[0] = '\0';
+		r->tls_verified = 0;
+	}
 }
 
 static void work_free(struct work *w)
@@ -236,6 +284,228 @@ static int work_add(struct work *w, struct deliver_rcpt *r)
 	return 0;
 }
 
+/* ---- the relay ---- */
+
+/* May a recipient whose direct delivery ended so go by the relay? */
+static int fallback_allowed(const struct deliver_run_state *run, enum deliver_fallback why)
+{
+	unsigned bits = run->opts->fallback;
+
+	if (run->opts->relay == NULL)
+		return 0;
+	switch (why) {
+	case DELIVER_FALLBACK_UNREACHABLE:
+	case DELIVER_FALLBACK_PORT25:
+		return (bits & CONF_FALLBACK_UNREACHABLE) != 0;
+	case DELIVER_FALLBACK_DEFERRED:
+		return (bits & CONF_FALLBACK_DEFERRED) != 0;
+	case DELIVER_FALLBACK_REJECTED:
+		return (bits & CONF_FALLBACK_REJECTED) != 0;
+	case DELIVER_FALLBACK_ONLY:
+		return 1;
+	case DELIVER_FALLBACK_NONE:
+		break;
+	}
+	return 0;
+}
+
+static void relay_work_free(struct relay_work *rw)
+{
+	struct deliver_run_state *run = rw->run;
+
+	if (rw->prev != NULL)
+		rw->prev->next = rw->next;
+	else if (run->relay_jobs == rw)
+		run->relay_jobs = rw->next;
+	if (rw->next != NULL)
+		rw->next->prev = rw->prev;
+	free(rw->owners);
+	free(rw->rcpts);
+	free(rw);
+}
+
+static void relay_work_done(void *arg, struct relay_job *job, const struct relay_outcome *out)
+{
+	struct relay_work *rw = arg;
+
+	(void)job;
+	for (size_t i = 0; i < rw->n; i++) {
+		struct deliver_rcpt *r = rw->owners[i];
+
+		r->via_relay = 1;
+		snprintf(r->relay_name, sizeof(r->relay_name), "%s",
+		         rw->run->opts->relay_name ? rw->run->opts->relay_name : "");
+		rcpt_set_server(r, out->peer[0] ? out->peer : "none",
+		                out->tls_active ? &out->tls : NULL);
+		switch (r->smtp.status) {
+		case SMTP_RCPT_SENT:
+			finalize(rw->run, rw->msg, r, DELIVER_SENT);
+			break;
+		case SMTP_RCPT_BOUNCED:
+			finalize(rw->run, rw->msg, r, DELIVER_BOUNCED);
+			break;
+		case SMTP_RCPT_DEFERRED:
+			finalize(rw->run, rw->msg, r, DELIVER_DEFERRED);
+			break;
+		default:
+			fail_rcpt(rw->run, rw->msg, r, DELIVER_DEFERRED, 0, "4.4.1",
+			          out->reason[0] ? out->reason : "the relay gave no result");
+			break;
+		}
+	}
+	relay_work_free(rw);
+}
+
+/* The recipients could not go by the relay: each keeps its direct
+ * outcome (a 5.7.x rejection stays a bounce), with the reason why. */
+static void relay_refuse(struct deliver_run_state *run, struct deliver_msg *msg,
+                         struct deliver_rcpt **owners, size_t n, enum deliver_fallback why,
+                         const char *refused)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct deliver_rcpt *r = owners[i];
+		char reason[SMTP_TEXT_MAX];
+
+		if (r->direct_reply[0] != '\0')
+			snprintf(reason, sizeof(reason), "%s; not sent by relay %s: %s", r->direct_reply,
+			         run->opts->relay_name ? run->opts->relay_name : "", refused);
+		else
+			snprintf(reason, sizeof(reason), "not sent by relay %s: %s",
+			         run->opts->relay_name ? run->opts->relay_name : "", refused);
+		if (why == DELIVER_FALLBACK_REJECTED || why == DELIVER_FALLBACK_ONLY)
+			fail_rcpt(run, msg, r, DELIVER_BOUNCED, r->smtp.code ? r->smtp.code : 550,
+			          r->smtp.dsn[0] ? r->smtp.dsn : "5.7.1", reason);
+		else
+			fail_rcpt(run, msg, r, DELIVER_DEFERRED, r->smtp.code,
+			          r->smtp.dsn[0] ? r->smtp.dsn : "4.4.1", reason);
+	}
+}
+
+/* Hands n recipients of msg to the relay. Each keeps the direct outcome
+ * that sent it there (its smtp reply) in direct_reply, for the log and
+ * the JSON ("why direct delivery was not used"). */
+static void relay_hand_over(struct deliver_run_state *run, struct deliver_msg *msg,
+                            struct deliver_rcpt **owners, size_t n, enum deliver_fallback why)
+{
+	struct relay_work *rw;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct deliver_rcpt *r = owners[i];
+
+		r->fallback = why;
+		if (r->smtp.reply[0] != '\0')
+			snprintf(r->direct_reply, sizeof(r->direct_reply), "%.*s",
+			         (int)sizeof(r->direct_reply) - 1, r->smtp.reply);
+	}
+	if (msg->relay_data == NULL || msg->relay_refused != NULL) {
+		relay_refuse(run, msg, owners, n, why,
+		             msg->relay_refused ? msg->relay_refused : "no message for the relay");
+		return;
+	}
+	rw = calloc(1, sizeof(*rw));
+	if (rw == NULL || (rw->owners = calloc(n, sizeof(*rw->owners))) == NULL ||
+	    (rw->rcpts = calloc(n, sizeof(*rw->rcpts))) == NULL)
+		goto nomem;
+	rw->run = run;
+	rw->msg = msg;
+	rw->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct deliver_rcpt *r = owners[i];
+
+		rw->owners[i] = r;
+		r->smtp.address = r->address;
+		r->smtp.status = SMTP_RCPT_PENDING;
+		r->smtp.code = 0;
+		r->smtp.dsn[0] = r->smtp.reply[0] = '\0';
+		rw->rcpts[i] = &r->smtp;
+	}
+	rw->job.mail_from = msg->relay_mail_from ? msg->relay_mail_from : msg->mail_from;
+	rw->job.data = msg->relay_data;
+	rw->job.len = msg->relay_data_len;
+	rw->job.rcpts = rw->rcpts;
+	rw->job.nrcpts = n;
+	rw->job.done = relay_work_done;
+	rw->job.arg = rw;
+	rw->next = run->relay_jobs;
+	if (run->relay_jobs != NULL)
+		run->relay_jobs->prev = rw;
+	run->relay_jobs = rw;
+	if (relay_submit(run->opts->relay, &rw->job) < 0) {
+		relay_work_free(rw);
+		rw = NULL;
+		goto nomem;
+	}
+	return;
+nomem:
+	if (rw != NULL) {
+		free(rw->owners);
+		free(rw->rcpts);
+		free(rw);
+	}
+	for (size_t i = 0; i < n; i++)
+		fail_rcpt(run, msg, owners[i], DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+}
+
+/* Every queued recipient of d goes by the relay: direct delivery ended
+ * with code, dsn and reason (the route or the last host), or was not
+ * tried. */
+static void dest_relay_all(struct dest *d, enum deliver_fallback why, int code,
+                           const char *dsn, const char *reason)
+{
+	struct work *w, *next;
+
+	for (w = d->head; w != NULL; w = next) {
+		next = w->next;
+		for (size_t i = 0; i < w->n; i++) {
+			struct deliver_rcpt *r = w->owners[i];
+
+			r->smtp.code = code;
+			snprintf(r->smtp.dsn, sizeof(r->smtp.dsn), "%s", dsn);
+			snprintf(r->smtp.reply, sizeof(r->smtp.reply), "%s", reason);
+		}
+		relay_hand_over(d->run, w->msg, w->owners, w->n, why);
+		work_free(w);
+	}
+	d->head = d->tail = NULL;
+	d->queued = 0;
+}
+
+/* Direct delivery to d ended for a temporary reason (or, with why
+ * REJECTED never here): relay or defer. */
+static void dest_defer_or_relay(struct dest *d, enum deliver_fallback why, int code,
+                                const char *dsn, const char *reason)
+{
+	if (fallback_allowed(d->run, why))
+		dest_relay_all(d, why, code, dsn, reason);
+	else
+		dest_fail_all(d, DELIVER_DEFERRED, code, dsn, reason);
+}
+
+/* Counts d for the blocked-port-25 memory once its addresses are used up. */
+static void dest_note_port25(struct dest *d)
+{
+	struct deliver_run_state *run = d->run;
+	struct port25 *p = run->opts->port25;
+	int64_t now = (int64_t)time(NULL);
+	char domains[512], text[1024];
+
+	if (p == NULL || d->connected_any || d->failed_connects == 0 ||
+	    d->connect_timeouts != d->failed_connects)
+		return;
+	if (port25_note_timeout(p, d->domain, now) != 1 || run->opts->note == NULL)
+		return;
+	port25_domains(p, domains, sizeof(domains));
+	snprintf(text, sizeof(text), "outbound port 25 seems blocked: connections to every MX "
+	         "of %zu domains timed out (%s); %s for %u s", p->nrecent, domains,
+	         run->opts->relay != NULL && fallback_allowed(run, DELIVER_FALLBACK_PORT25)
+	                 ? "mail goes by the relay at once"
+	                 : "direct delivery is still tried (no relay fallback)",
+	         p->block_time);
+	run->opts->note(run->opts->arg, text);
+}
+
 /* ---- sessions ---- */
 
 static void pump_waiting(struct deliver_run_state *run)
@@ -285,29 +555,42 @@ static void on_txn_done(void *arg, struct smtp_session *s, struct smtp_txn *txn)
 	struct dest *d = ds->dest;
 	struct work *w = ds->work, *again = NULL;
 	const struct smtp_session_result *res = smtp_session_result(s);
+	struct deliver_rcpt **deferred = NULL, **rejected = NULL;
+	size_t ndeferred = 0, nrejected = 0;
 
 	(void)txn;
 	ds->work = NULL;
+	if (d->run->opts->relay != NULL) {
+		deferred = calloc(w->n, sizeof(*deferred));
+		rejected = calloc(w->n, sizeof(*rejected));
+	}
 	for (size_t i = 0; i < w->n; i++) {
 		struct deliver_rcpt *r = w->owners[i];
 
-		snprintf(r->relay, sizeof(r->relay), "%s", smtp_session_peer(s));
-		if (res->tls_active) {
-			snprintf(r->tls_version, sizeof(r->tls_version), "%s", res->tls.version);
-			snprintf(r->tls_cipher, sizeof(r->tls_cipher), "%s", res->tls.cipher);
-			r->tls_verified = res->tls.verified;
-		} else {
-			r->tls_version[0] = r->tls_cipher[0] = '\0';
-			r->tls_verified = 0;
-		}
+		rcpt_set_server(r, smtp_session_peer(s), res->tls_active ? &res->tls : NULL);
 		switch (r->smtp.status) {
 		case SMTP_RCPT_SENT:
 			finalize(d->run, w->msg, r, DELIVER_SENT);
 			break;
 		case SMTP_RCPT_BOUNCED:
+			/* A policy rejection (5.7.x: reputation, the sending IP)
+			 * is what a relay with a good name gets past. */
+			if (rejected != NULL && strncmp(r->smtp.dsn, "5.7.", 4) == 0 &&
+			    fallback_allowed(d->run, DELIVER_FALLBACK_REJECTED)) {
+				rejected[nrejected++] = r;
+				break;
+			}
 			finalize(d->run, w->msg, r, DELIVER_BOUNCED);
 			break;
 		case SMTP_RCPT_DEFERRED:
+			/* A server's 4xx; not a local deferral after the dot
+			 * (code 0), where the message may have arrived and the
+			 * relay would send a second copy. */
+			if (deferred != NULL && r->smtp.code >= 400 &&
+			    fallback_allowed(d->run, DELIVER_FALLBACK_DEFERRED)) {
+				deferred[ndeferred++] = r;
+				break;
+			}
 			finalize(d->run, w->msg, r, DELIVER_DEFERRED);
 			break;
 		case SMTP_RCPT_ACCEPTED: /* cannot stay so; treat as unknown */
@@ -333,6 +616,10 @@ static void on_txn_done(void *arg, struct smtp_session *s, struct smtp_txn *txn)
 	}
 	if (again != NULL)
 		queue_work(d, again, 1);
+	relay_hand_over(d->run, w->msg, deferred, ndeferred, DELIVER_FALLBACK_DEFERRED);
+	relay_hand_over(d->run, w->msg, rejected, nrejected, DELIVER_FALLBACK_REJECTED);
+	free(deferred);
+	free(rejected);
 	work_free(w);
 }
 
@@ -347,6 +634,15 @@ static void on_session_done(void *arg, struct smtp_session *s)
 		/* Ended without txn_done (should not happen): requeue. */
 		queue_work(d, ds->work, 1);
 		ds->work = NULL;
+	}
+	if (res->connected) {
+		d->connected_any = 1;
+		if (run->opts->port25 != NULL)
+			port25_note_reached(run->opts->port25);
+	} else {
+		d->failed_connects++;
+		if (res->connect_timed_out)
+			d->connect_timeouts++;
 	}
 	if (res->host_failed) {
 		snprintf(d->last_reason, sizeof(d->last_reason), "%s", res->reason);
@@ -455,8 +751,11 @@ static void dest_pump(struct dest *d)
 			 * dest_fail_all names the host it came from. */
 			if (d->last_reason[0] == '\0')
 				snprintf(d->last_reason, sizeof(d->last_reason), "no MX address could be used");
-			dest_fail_all(d, DELIVER_DEFERRED, d->last_code,
-			              d->last_dsn[0] ? d->last_dsn : "4.4.1", d->last_reason);
+			dest_note_port25(d);
+			dest_defer_or_relay(d, d->connected_any ? DELIVER_FALLBACK_DEFERRED
+			                                        : DELIVER_FALLBACK_UNREACHABLE,
+			                    d->last_code, d->last_dsn[0] ? d->last_dsn : "4.4.1",
+			                    d->last_reason);
 			return;
 		}
 		/* Open sessions pull queued work themselves: a new one is
@@ -482,7 +781,8 @@ static void route_fail(struct dest *d)
 
 	switch (r->status) {
 	case ROUTE_TEMPORARY:
-		dest_fail_all(d, DELIVER_DEFERRED, 0, "4.4.3", r->reason);
+		/* Our DNS may be what is broken; the relay resolves on its own. */
+		dest_defer_or_relay(d, DELIVER_FALLBACK_DEFERRED, 0, "4.4.3", r->reason);
 		break;
 	case ROUTE_INVALID:
 		dest_fail_all(d, DELIVER_BOUNCED, 553, "5.1.3", r->reason);
@@ -551,6 +851,52 @@ static void on_routed(void *arg, struct route_result *res)
 	dest_pump(d);
 }
 
+/* Port 25 is marked blocked: says so once for the run. */
+static void port25_note_skip(struct deliver_run_state *run, int64_t now)
+{
+	const struct port25 *p = run->opts->port25;
+	char domains[512], text[1024];
+
+	if (run->opts->note == NULL)
+		return;
+	port25_domains(p, domains, sizeof(domains));
+	snprintf(text, sizeof(text), "outbound port 25 is marked blocked (connections to every MX "
+	         "of %s timed out) for %lld more s: sending by relay %s without trying direct "
+	         "delivery", domains[0] ? domains : "several domains",
+	         (long long)(p->blocked_until - now),
+	         run->opts->relay_name ? run->opts->relay_name : "");
+	run->opts->note(run->opts->arg, text);
+}
+
+/* With run->skip_direct, every recipient of msg goes straight to the
+ * relay. Returns 1 when msg was handed over (or failed), 0 when it must
+ * go direct after all: with port 25 blocked, a message the relay refuses
+ * (its From is not the account) still tries direct. */
+static int relay_skip_direct(struct deliver_run_state *run, struct deliver_msg *msg)
+{
+	struct deliver_rcpt **owners;
+	size_t n = 0;
+
+	if (run->skip_direct == DELIVER_FALLBACK_PORT25 &&
+	    (msg->relay_data == NULL || msg->relay_refused != NULL))
+		return 0;
+	owners = calloc(msg->nrcpts ? msg->nrcpts : 1, sizeof(*owners));
+	for (size_t i = 0; i < msg->nrcpts; i++) {
+		struct deliver_rcpt *r = &msg->rcpts[i];
+
+		if (r->done)
+			continue;
+		if (owners == NULL) {
+			fail_rcpt(run, msg, r, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
+			continue;
+		}
+		owners[n++] = r;
+	}
+	relay_hand_over(run, msg, owners, n, (enum deliver_fallback)run->skip_direct);
+	free(owners);
+	return 1;
+}
+
 /* ---- the run ---- */
 
 static struct dest *dest_find_or_add(struct deliver_run_state *run, const char *domain)
@@ -588,10 +934,23 @@ int deliver_run(struct loop *loop, struct route_ctx *route, const struct deliver
 	run.max_rcpts = opts->max_rcpts_per_txn ? opts->max_rcpts_per_txn : 100;
 	run.port = opts->port ? opts->port : 25;
 
+	if (opts->relay != NULL) {
+		int64_t now = (int64_t)time(NULL);
+
+		if (opts->relay_only)
+			run.skip_direct = DELIVER_FALLBACK_ONLY;
+		else if (opts->port25 != NULL && port25_blocked(opts->port25, now) &&
+		         fallback_allowed(&run, DELIVER_FALLBACK_PORT25)) {
+			run.skip_direct = DELIVER_FALLBACK_PORT25;
+			port25_note_skip(&run, now);
+		}
+	}
 	/* Group: per message, per domain, batches of max_rcpts. */
 	for (size_t m = 0; m < nmsgs; m++) {
 		struct deliver_msg *msg = &msgs[m];
 
+		if (run.skip_direct && relay_skip_direct(&run, msg))
+			continue;
 		for (size_t i = 0; i < msg->nrcpts; i++) {
 			struct deliver_rcpt *r = &msg->rcpts[i];
 			struct work *w;
@@ -637,6 +996,15 @@ int deliver_run(struct loop *loop, struct route_ctx *route, const struct deliver
 			dest_fail_all(d, DELIVER_DEFERRED, 0, "4.3.0", "out of memory");
 	}
 	loop_run(loop);
+	while (run.relay_jobs != NULL) {
+		/* The loop stopped early: the relay never answered. */
+		struct relay_work *rw = run.relay_jobs;
+
+		for (size_t i = 0; i < rw->n; i++)
+			fail_rcpt(&run, rw->msg, rw->owners[i], DELIVER_DEFERRED, 0, "4.3.0",
+			          "delivery by the relay did not finish");
+		relay_work_free(rw);
+	}
 	for (d = run.dests; d != NULL; d = next) {
 		next = d->next;
 		/* Anything left means the loop stopped early: defer it. */

@@ -20,6 +20,8 @@
 #include "tls_policy.h"
 
 struct loop;
+struct port25;
+struct relay;
 struct dns_resolver;
 struct route_ctx;
 struct route_result;
@@ -28,6 +30,16 @@ enum deliver_status {
 	DELIVER_SENT,
 	DELIVER_DEFERRED,
 	DELIVER_BOUNCED,
+};
+
+/* Why a recipient went by relay instead of direct. */
+enum deliver_fallback {
+	DELIVER_FALLBACK_NONE,        /* it went direct (or never left) */
+	DELIVER_FALLBACK_UNREACHABLE, /* no MX address could be connected to */
+	DELIVER_FALLBACK_DEFERRED,    /* every MX deferred, or DNS failed for now */
+	DELIVER_FALLBACK_REJECTED,    /* an MX refused it with a 5.7.x policy code */
+	DELIVER_FALLBACK_PORT25,      /* outbound port 25 is marked blocked */
+	DELIVER_FALLBACK_ONLY,        /* --via relay: the relay only */
 };
 
 /* One recipient of one message, and what became of it. */
@@ -43,6 +55,11 @@ struct deliver_rcpt {
 	uint64_t delay_ms;            /* from the start of the run */
 	unsigned pending_rounds;      /* times a server asked to send it later */
 	int done;                     /* final status set */
+	int via_relay;                /* 1: the final status came from the relay */
+	char relay_name[64];          /* that relay's section name */
+	enum deliver_fallback fallback; /* why it went by relay */
+	char direct_reply[256];       /* the direct outcome that sent it to the relay,
+	                                 "" when direct was not tried */
 };
 
 struct deliver_msg {
@@ -56,6 +73,13 @@ struct deliver_msg {
 	size_t size7;
 	int smtputf8;                 /* a non-ASCII envelope address: SMTPUTF8 needed */
 	int utf8_headers;             /* 8-bit header fields: SMTPUTF8 asked for when offered */
+	const char *relay_data;       /* the message for the relay: as rendered, NOT
+	                                 stuffed (libcurl stuffs), rewritten for the
+	                                 relay's account; NULL = use no relay */
+	size_t relay_data_len;
+	const char *relay_mail_from;  /* the envelope sender at the relay */
+	const char *relay_refused;    /* why this message cannot go by the relay (its
+	                                 From is not the account), or NULL */
 	struct deliver_rcpt *rcpts;   /* owned by the caller */
 	size_t nrcpts;
 	void *user;                   /* for the caller's callbacks */
@@ -66,6 +90,8 @@ typedef void (*deliver_result_fn)(void *arg, const struct deliver_msg *msg,
 /* A transcript line of the session with peer ("host[ip]:port"). */
 typedef void (*deliver_trace_fn)(void *arg, const char *peer, char dir, const char *line,
                                  size_t len);
+/* A notice about the whole run for the log (port 25 marked blocked). */
+typedef void (*deliver_note_fn)(void *arg, const char *text);
 
 struct deliver_opts {
 	const char *ehlo_name;
@@ -77,6 +103,13 @@ struct deliver_opts {
 	unsigned max_rcpts_per_txn;   /* 0 = 100 (RFC 5321 4.5.3.1.8) */
 	unsigned port;                /* 0 = 25 */
 	int no_pipelining;
+	struct relay *relay;          /* the fallback relay (relay.h), or NULL */
+	const char *relay_name;       /* its section name, for results */
+	unsigned fallback;            /* enum conf_fallback bits: when to use it */
+	int relay_only;               /* --via relay: no direct attempt at all */
+	struct port25 *port25;        /* blocked-port-25 memory, or NULL; the
+	                                 caller loads and saves it */
+	deliver_note_fn note;         /* may be NULL */
 	deliver_result_fn on_result;  /* each recipient's final status */
 	deliver_trace_fn trace;       /* transcript, may be NULL */
 	void *arg;
@@ -84,10 +117,16 @@ struct deliver_opts {
 
 /* Delivers every message, running loop until all recipients have a final
  * status (sent, deferred or bounced). route and dns belong to the caller.
+ * With opts->relay, recipients whose direct delivery ends as opts->fallback
+ * allows go by the relay in the same loop (opts->relay_only: all of them,
+ * and so when opts->port25 says port 25 is blocked).
  * Returns 0, or -1 when out of memory before anything started. */
 int deliver_run(struct loop *loop, struct route_ctx *route, const struct deliver_opts *opts,
                 struct deliver_msg *msgs, size_t nmsgs);
 
 const char *deliver_status_name(enum deliver_status st);
+/* "unreachable", "deferred", "rejected", "port25-blocked", "relay-only" or
+ * "none": the JSON "fallback" value. */
+const char *deliver_fallback_name(enum deliver_fallback f);
 
 #endif

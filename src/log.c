@@ -27,9 +27,23 @@ void log_format_delivery(char *buf, size_t len, const char *queue_id,
 	if (r->tls_version[0] != '\0')
 		snprintf(tls, sizeof(tls), "%s:%s%s", r->tls_version, r->tls_cipher,
 		         r->tls_verified ? ":verified" : "");
-	snprintf(buf, len, "%s: to=<%s>, relay=%s, delay=%.2f, tls=%s, dsn=%s, status=%s (%s)",
+	char via[512] = "";
+
+	/* A recipient that went by the relay says which and why direct
+	 * delivery was not used; direct ones keep Postfix's exact shape. */
+	if (r->via_relay || r->fallback != DELIVER_FALLBACK_NONE) {
+		int n = snprintf(via, sizeof(via), " via=%s%s%s, fallback=%s",
+		                 r->via_relay ? "relay" : "direct", r->relay_name[0] ? ":" : "",
+		                 r->relay_name, deliver_fallback_name(r->fallback));
+
+		if (n > 0 && (size_t)n < sizeof(via) && r->direct_reply[0] != '\0')
+			snprintf(via + n, sizeof(via) - (size_t)n, " (direct: %s)", r->direct_reply);
+		if (strlen(via) + 1 < sizeof(via))
+			strcat(via, ",");
+	}
+	snprintf(buf, len, "%s: to=<%s>, relay=%s, delay=%.2f, tls=%s, dsn=%s,%s status=%s (%s)",
 	         queue_id, r->address, r->relay[0] ? r->relay : "none",
-	         (double)r->delay_ms / 1000.0, tls, r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0",
+	         (double)r->delay_ms / 1000.0, tls, r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0", via,
 	         deliver_status_name(r->status), r->smtp.reply);
 }
 

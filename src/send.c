@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -29,6 +30,7 @@
 #include "loop.h"
 #include "msg.h"
 #include "msg_compose.h"
+#include "port25.h"
 #include "route.h"
 #include "route_out.h"
 #include "status.h"
@@ -51,6 +53,9 @@ struct send_state {
 	json_t *json_rcpts;            /* --json */
 	int exit_code;
 	enum tls_level tls;
+	unsigned fallback;             /* enum conf_fallback bits for this run */
+	int relay_only;                /* --via relay */
+	struct port25 port25;          /* blocked-port-25 memory (port25.h) */
 	char *inputs[3 + SEND_LIST_MAX]; /* file contents to free */
 	size_t ninputs;
 };
@@ -436,6 +441,12 @@ static void on_result(void *arg, const struct deliver_msg *msg, const struct del
 	}
 }
 
+static void on_note(void *arg, const char *text)
+{
+	(void)arg;
+	log_line("warning: %s", text);
+}
+
 static void on_trace(void *arg, const char *peer, char dir, const char *line, size_t len)
 {
 	char clean[1200];
@@ -566,6 +577,7 @@ static int dry_run(struct send_state *st, struct loop *loop, struct route_ctx *r
 static int load_settings(struct send_state *st)
 {
 	struct send_opts *o = st->o;
+	char err[256];
 	int rc = cli_load_conf(&o->common, &st->conf, o->cmd);
 
 	if (rc != 0)
@@ -573,10 +585,18 @@ static int load_settings(struct send_state *st)
 	st->tls = (enum tls_level)st->conf.tls;
 	if (o->tls != NULL && tls_level_parse(o->tls, &st->tls) < 0)
 		return err_exit(st, EX_USAGE, "--tls '%s': expected none, may, encrypt or verify", o->tls);
-	if (o->via != NULL && strcmp(o->via, "direct") != 0 && strcmp(o->via, "auto") != 0) {
-		if (strcmp(o->via, "relay") == 0)
-			return err_exit(st, EX_UNAVAILABLE, "--via relay: relay delivery is not "
-			                "available in this version of mxsend");
+	st->fallback = st->conf.fallback;
+	if (o->fallback != NULL &&
+	    conf_fallback_parse(o->fallback, &st->fallback, err, sizeof(err)) < 0)
+		return err_exit(st, EX_USAGE, "--fallback '%s': %s", o->fallback, err);
+	if (o->via != NULL && strcmp(o->via, "direct") == 0) {
+		if (o->fallback != NULL && st->fallback != 0)
+			return err_exit(st, EX_USAGE, "--via direct never falls back to a relay; "
+			                "drop --fallback or use --via auto");
+		st->fallback = 0;
+	} else if (o->via != NULL && strcmp(o->via, "relay") == 0) {
+		st->relay_only = 1;
+	} else if (o->via != NULL && strcmp(o->via, "auto") != 0) {
 		return err_exit(st, EX_USAGE, "--via '%s': expected direct, relay or auto", o->via);
 	}
 	submit_hostname(o->hostname ? o->hostname : st->conf.hostname, st->hostname);
@@ -691,6 +711,14 @@ int send_run(struct send_opts *o)
 	submit_timeouts(&st.conf, o->common.timeout_set ? o->common.timeout_ms : 0, &so.timeouts);
 	so.max_sessions = o->max_sessions;
 	so.no_pipelining = o->no_pipelining;
+	/* Detection runs whether or not a relay is there to use: `route`
+	 * and `probe` report the state, and a relay may be added later. */
+	port25_load(&st.port25, st.conf.state_dir, st.conf.port25_detect,
+	            st.conf.port25_block_time, (int64_t)time(NULL));
+	so.port25 = &st.port25;
+	so.fallback = st.fallback;
+	so.relay_only = st.relay_only;
+	so.note = on_note;
 	so.on_result = on_result;
 	so.trace = o->common.verbose ? on_trace : NULL;
 	so.arg = &st;
@@ -705,6 +733,8 @@ int send_run(struct send_opts *o)
 	}
 	if ((rc = deliver_all(&st, &sub, &so)) != 0)
 		goto done;
+	if (port25_save(&st.port25, err, sizeof(err)) < 0)
+		log_line("warning: the blocked-port-25 memory was not saved: %s", err);
 	report(&st);
 	rc = st.exit_code;
 done:

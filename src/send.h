@@ -40,6 +40,7 @@ struct send_opts {
 	const char *tls;               /* --tls */
 	const char *via;               /* --via direct|relay|auto */
 	const char *relay;             /* --relay NAME */
+	const char *fallback;          /* --fallback never|unreachable,deferred,rejected */
 	int no_queue;
 	const char *hostname;          /* --hostname: EHLO and Message-ID name */
 	const char *ca_file;           /* --ca-file */

@@ -975,6 +975,8 @@ static void on_timeout(void *arg)
 				         "timeout after the message was sent; delivery status unknown, "
 				         "it will be retried (a duplicate is possible)");
 	}
+	if (s->state == SMTP_ST_CONNECT)
+		s->res.connect_timed_out = 1;
 	host_failed(s, 0, s->state == SMTP_ST_CONNECT ? "4.4.1" : "4.4.2",
 	            "timeout in state %s talking to %s", smtp_state_name(s->state), s->peer);
 	drop(s);

@@ -123,6 +123,8 @@ struct smtp_session_result {
 	int code;                 /* the reply behind it, 0 for local reasons */
 	char dsn[16];
 	int connected;            /* TCP came up */
+	int connect_timed_out;    /* it did not: the connect timed out (a firewall
+	                             that drops, as when port 25 is blocked) */
 	unsigned connect_ms;      /* time to connect */
 	int greeted;              /* a 2xx greeting came */
 	int tls_active;

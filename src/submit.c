@@ -235,6 +235,12 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dopts.timeouts = o->timeouts;
 	dopts.max_sessions = o->max_sessions;
 	dopts.no_pipelining = o->no_pipelining;
+	dopts.relay = o->relay;
+	dopts.relay_name = o->relay_name;
+	dopts.fallback = o->fallback;
+	dopts.relay_only = o->relay_only;
+	dopts.port25 = o->port25;
+	dopts.note = o->note;
 	dopts.on_result = o->on_result;
 	dopts.trace = o->trace;
 	dopts.arg = o->arg;
@@ -255,6 +261,10 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dmsg.data7 = buf_avail(&w->data7) ? buf_head(&w->data7) : NULL;
 	dmsg.data7_len = buf_avail(&w->data7);
 	dmsg.size7 = w->size7;
+	dmsg.relay_data = o->relay_data;
+	dmsg.relay_data_len = o->relay_data_len;
+	dmsg.relay_mail_from = o->relay_mail_from;
+	dmsg.relay_refused = o->relay_refused;
 	dmsg.rcpts = r;
 	dmsg.nrcpts = rcpts->n;
 	if (deliver_run(s->loop, s->route, &dopts, &dmsg, 1) < 0) {
@@ -277,6 +287,7 @@ static json_t *rcpt_json(const struct deliver_rcpt *r)
 {
 	json_t *tls = json_null();
 	char reply[sizeof(r->smtp.reply)];
+	char direct[sizeof(r->direct_reply)];
 
 	/* Server text may be any bytes (GBK from QQ): JSON needs UTF-8, and
 	 * jansson would refuse the whole object, losing the recipient. */
@@ -286,12 +297,21 @@ static json_t *rcpt_json(const struct deliver_rcpt *r)
 	if (r->tls_version[0] != '\0')
 		tls = json_pack("{s:s, s:s, s:b}", "version", r->tls_version, "cipher", r->tls_cipher,
 		                "verified", r->tls_verified);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
+	snprintf(direct, sizeof(direct), "%s", r->direct_reply);
+	utf8_sanitize(direct);
+	/* "fallback" and "direct_reply" say why a recipient went by the
+	 * relay (or would have, when the relay refused the message). */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:i, s:o, s:I, s:n, s:s, s:s?, s:s?}",
 	                 "address", r->address, "domain", r->domain,
-	                 "status", deliver_status_name(r->status), "via", "direct",
-	                 "relay", r->relay, "reply", reply, "code", r->smtp.code,
+	                 "status", deliver_status_name(r->status),
+	                 "via", r->via_relay ? "relay" : "direct", "relay", r->relay,
+	                 "relay_name", r->via_relay ? r->relay_name : NULL,
+	                 "reply", reply, "code", r->smtp.code,
 	                 "tls", tls, "delay_ms", (json_int_t)r->delay_ms, "queue_id",
-	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0");
+	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0",
+	                 "fallback", r->fallback != DELIVER_FALLBACK_NONE
+	                                     ? deliver_fallback_name(r->fallback) : NULL,
+	                 "direct_reply", direct[0] ? direct : NULL);
 }
 
 json_t *submit_json(const char *queue_id, const char *message_id, const char *from,

@@ -69,9 +69,20 @@ struct submit_opts {
 	struct smtp_timeouts timeouts; /* per SMTP step, ms (submit_timeouts) */
 	unsigned max_sessions;         /* SMTP sessions at once; 0 = deliver.c's default */
 	int no_pipelining;             /* 1: never pipeline */
+	struct relay *relay;           /* fallback relay, or NULL (deliver.h) */
+	const char *relay_name;        /* its section name */
+	unsigned fallback;             /* enum conf_fallback bits */
+	int relay_only;                /* --via relay */
+	const char *relay_data;        /* the message as the relay gets it (not
+	                                  stuffed, From rewritten), or NULL */
+	size_t relay_data_len;
+	const char *relay_mail_from;   /* MAIL FROM at the relay */
+	const char *relay_refused;     /* why the relay cannot take it, or NULL */
+	struct port25 *port25;         /* blocked-port-25 memory, or NULL */
+	deliver_note_fn note;          /* run notices for the log; may be NULL */
 	deliver_result_fn on_result;   /* each recipient's final status; may be NULL */
 	deliver_trace_fn trace;        /* the SMTP transcript; may be NULL */
-	void *arg;                     /* for on_result and trace */
+	void *arg;                     /* for on_result, note and trace */
 };
 
 /* What submit_open builds and submit_close frees. A caller may run its

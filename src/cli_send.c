@@ -29,8 +29,8 @@ static void send_usage(FILE *out)
 	      "           [--header 'Name: value']...\n"
 	      "or a whole message on standard input (or --message FILE); -t takes the\n"
 	      "recipients from its To/Cc/Bcc.\n"
-	      "delivery:  [--tls none|may|encrypt|verify] [--ca-file FILE] [--via direct|auto]\n"
-	      "           [--hostname NAME] [--dry-run] [--json] [-v] [--syslog]\n"
+	      "delivery:  [--tls none|may|encrypt|verify] [--ca-file FILE] [--via direct|relay|auto]\n"
+	      "           [--relay NAME] [--hostname NAME] [--dry-run] [--json] [-v] [--syslog]\n"
 	      "           [--dns HOST[:PORT]]... [--timeout SECONDS] [--config FILE]\n", out);
 }
 

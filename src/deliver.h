@@ -37,6 +37,9 @@ struct deliver_rcpt {
 	enum deliver_status status;   /* final status */
 	struct smtp_rcpt smtp;        /* code, dsn, reply text */
 	char relay[320];              /* "host[ip]:port", or "none" */
+	char via[8];                  /* "relay" when it went through a relay; "" or
+	                                 "direct" for direct delivery */
+	char relay_name[64];          /* the relay section's name when via relay, else "" */
 	char tls_version[16];         /* "" when the session was plaintext */
 	char tls_cipher[64];
 	int tls_verified;

@@ -50,6 +50,8 @@ struct send_state {
 	struct deliver_rcpt *drcpts;
 	json_t *json_rcpts;            /* --json */
 	int exit_code;
+	int via_relay;                 /* --via relay */
+	struct submit_relay relay;     /* --via relay: the prepared relay message */
 	enum tls_level tls;
 	char *inputs[3 + SEND_LIST_MAX]; /* file contents to free */
 	size_t ninputs;
@@ -573,12 +575,10 @@ static int load_settings(struct send_state *st)
 	st->tls = (enum tls_level)st->conf.tls;
 	if (o->tls != NULL && tls_level_parse(o->tls, &st->tls) < 0)
 		return err_exit(st, EX_USAGE, "--tls '%s': expected none, may, encrypt or verify", o->tls);
-	if (o->via != NULL && strcmp(o->via, "direct") != 0 && strcmp(o->via, "auto") != 0) {
-		if (strcmp(o->via, "relay") == 0)
-			return err_exit(st, EX_UNAVAILABLE, "--via relay: relay delivery is not "
-			                "available in this version of mxsend");
+	if (o->via != NULL && strcmp(o->via, "direct") != 0 && strcmp(o->via, "auto") != 0 &&
+	    strcmp(o->via, "relay") != 0)
 		return err_exit(st, EX_USAGE, "--via '%s': expected direct, relay or auto", o->via);
-	}
+	st->via_relay = o->via != NULL && strcmp(o->via, "relay") == 0;
 	submit_hostname(o->hostname ? o->hostname : st->conf.hostname, st->hostname);
 	return 0;
 }
@@ -610,11 +610,30 @@ static int build_message(struct send_state *st)
 	return 0;
 }
 
+/* --via relay: the message through the chosen relay only (issue 4).
+ * A relay that cannot be used (none, unknown, no secret, a From its
+ * provider refuses) is a configuration error: 78, nothing sent. */
+static int deliver_relay(struct send_state *st, struct submit *sub, const struct submit_opts *so)
+{
+	enum submit_fail fail;
+	char err[1024];
+
+	if (submit_relay_prepare(&st->conf, st->o->relay, &st->wire, st->sender.addr, &st->relay,
+	                         &fail, err, sizeof(err)) < 0)
+		return err_exit(st, fail == SUBMIT_FAIL_CONFIG ? EX_CONFIG : EX_OSERR, "%s", err);
+	if (submit_relay_deliver(sub, so, &st->relay, &st->rcpts, &st->drcpts, &fail, err,
+	                         sizeof(err)) < 0)
+		return err_exit(st, fail == SUBMIT_FAIL_CONFIG ? EX_CONFIG : EX_OSERR, "%s", err);
+	return 0;
+}
+
 static int deliver_all(struct send_state *st, struct submit *sub, const struct submit_opts *so)
 {
 	enum submit_fail fail;
 	char err[512];
 
+	if (st->via_relay)
+		return deliver_relay(st, sub, so);
 	if (submit_deliver(sub, so, &st->wire, st->sender.addr, &st->rcpts, &st->drcpts, &fail, err,
 	                   sizeof(err)) < 0)
 		return err_exit(st, fail == SUBMIT_FAIL_TLS ? EX_CONFIG : EX_OSERR, "%s", err);
@@ -709,6 +728,7 @@ int send_run(struct send_opts *o)
 	rc = st.exit_code;
 done:
 	submit_close(&sub);
+	submit_relay_free(&st.relay);
 	free(st.drcpts);
 	submit_wire_free(&st.wire);
 	msg_free(st.msg);

@@ -22,6 +22,8 @@
 #include "dns.h"
 #include "hdr.h"
 #include "loop.h"
+#include "relay_cred.h"
+#include "relay_rewrite.h"
 #include "route.h"
 #include "smtp_data.h"
 #include "tls_client.h"
@@ -272,6 +274,211 @@ done:
 	return rc;
 }
 
+/* ---- relay (issue 4) ---- */
+
+const struct conf_relay *submit_relay_pick(const struct conf *c, const char *name, char *err,
+                                           size_t errlen)
+{
+	const struct conf_relay *r;
+
+	if (c->nrelays == 0) {
+		snprintf(err, errlen, "no relay is configured: add a 'relay NAME' section to the "
+		         "configuration file (see mxsend.conf(5))%s", c->path[0] ? "" :
+		         " and give it with --config FILE");
+		return NULL;
+	}
+	if (name != NULL && name[0] != '\0') {
+		r = conf_relay_find(c, name);
+		if (r == NULL)
+			snprintf(err, errlen, "no relay called '%.64s' in %s", name,
+			         c->path[0] ? c->path : "the configuration");
+		return r;
+	}
+	if (c->relay_default[0] != '\0') {
+		r = conf_relay_find(c, c->relay_default);
+		if (r == NULL)
+			snprintf(err, errlen, "relay_default '%s' names no relay section in %s",
+			         c->relay_default, c->path);
+		return r;
+	}
+	if (c->nrelays == 1)
+		return &c->relays[0];
+	snprintf(err, errlen, "%zu relays are configured and none is relay_default: pick one "
+	         "with --relay NAME or set relay_default", c->nrelays);
+	return NULL;
+}
+
+int submit_relay_prepare(const struct conf *c, const char *name, const struct submit_wire *w,
+                         const char *mail_from, struct submit_relay *p,
+                         enum submit_fail *fail, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	*fail = SUBMIT_FAIL_CONFIG;
+	p->conf = submit_relay_pick(c, name, err, errlen);
+	if (p->conf == NULL)
+		return -1;
+	/* The From rules first: a message the relay would refuse is refused
+	 * before a password command runs. */
+	if (relay_rewrite_apply(p->conf, mail_from, w->rendered, w->rendered_len, &p->rewritten,
+	                        &p->msg_len, p->mail_from, sizeof(p->mail_from), err, errlen) < 0)
+		return -1;
+	if (p->rewritten != NULL) {
+		p->msg = p->rewritten;
+	} else {
+		p->msg = w->rendered;
+		p->msg_len = w->rendered_len;
+	}
+	if (relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+		return -1;
+	*fail = SUBMIT_FAIL_NONE;
+	return 0;
+}
+
+void submit_relay_free(struct submit_relay *p)
+{
+	relay_cred_free(p->secret);
+	free(p->rewritten);
+	memset(p, 0, sizeof(*p));
+}
+
+void submit_relay_opts(const struct submit_relay *p, const struct submit_opts *o,
+                       relay_trace_fn trace, void *trace_arg, struct relay_opts *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conf = p->conf;
+	out->password = p->secret;
+	out->ca_file = o->ca_file;
+	out->ehlo_name = o->ehlo_name;
+	out->connect_timeout_ms = o->timeouts.connect;
+	out->timeout_ms = o->timeouts.greeting + o->timeouts.data_end;
+	out->trace = trace;
+	out->arg = trace_arg;
+}
+
+/* The state of one submit_relay_deliver. */
+struct relay_run {
+	const struct submit_opts *o;
+	const struct submit_relay *p;
+	struct deliver_rcpt *r;       /* the results */
+	size_t n;
+	uint64_t start_ms;
+	struct loop *loop;
+	int done;
+};
+
+static void relay_run_trace(void *arg, const char *peer, char dir, const char *line,
+                            size_t len)
+{
+	struct relay_run *rr = arg;
+
+	if (rr->o->trace != NULL)
+		rr->o->trace(rr->o->arg, peer, dir, line, len);
+}
+
+static void relay_run_done(void *arg, struct relay_job *job, const struct relay_outcome *out)
+{
+	struct relay_run *rr = arg;
+	struct deliver_msg dm;
+	uint64_t delay = loop_now_ms(rr->loop) - rr->start_ms;
+
+	(void)job;
+	memset(&dm, 0, sizeof(dm));
+	dm.mail_from = rr->p->mail_from;
+	dm.rcpts = rr->r;
+	dm.nrcpts = rr->n;
+	for (size_t i = 0; i < rr->n; i++) {
+		struct deliver_rcpt *d = &rr->r[i];
+
+		switch (d->smtp.status) {
+		case SMTP_RCPT_SENT: d->status = DELIVER_SENT; break;
+		case SMTP_RCPT_BOUNCED: d->status = DELIVER_BOUNCED; break;
+		default: d->status = DELIVER_DEFERRED; break;
+		}
+		snprintf(d->relay, sizeof(d->relay), "%s", out->peer);
+		snprintf(d->via, sizeof(d->via), "relay");
+		snprintf(d->relay_name, sizeof(d->relay_name), "%s", rr->p->conf->name);
+		if (out->tls_active) {
+			snprintf(d->tls_version, sizeof(d->tls_version), "%s", out->tls.version);
+			snprintf(d->tls_cipher, sizeof(d->tls_cipher), "%s", out->tls.cipher);
+			d->tls_verified = out->tls.verified;
+		}
+		d->delay_ms = delay;
+		d->done = 1;
+		if (rr->o->on_result != NULL)
+			rr->o->on_result(rr->o->arg, &dm, d);
+	}
+	rr->done = 1;
+}
+
+int submit_relay_deliver(struct submit *s, const struct submit_opts *o,
+                         const struct submit_relay *p, const struct addr_list *rcpts,
+                         struct deliver_rcpt **out, enum submit_fail *fail, char *err,
+                         size_t errlen)
+{
+	struct relay_run rr;
+	struct relay_opts ro;
+	struct relay_job job;
+	struct smtp_rcpt **sr = NULL;
+	struct relay *relay = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*fail = SUBMIT_FAIL_NOMEM;
+	memset(&rr, 0, sizeof(rr));
+	rr.o = o;
+	rr.p = p;
+	rr.n = rcpts->n;
+	rr.loop = s->loop;
+	rr.start_ms = loop_now_ms(s->loop);
+	rr.r = calloc(rcpts->n ? rcpts->n : 1, sizeof(*rr.r));
+	sr = calloc(rcpts->n ? rcpts->n : 1, sizeof(*sr));
+	if (rr.r == NULL || sr == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < rcpts->n; i++) {
+		snprintf(rr.r[i].address, sizeof(rr.r[i].address), "%s", rcpts->v[i].addr);
+		snprintf(rr.r[i].domain, sizeof(rr.r[i].domain), "%s", rcpts->v[i].domain);
+		rr.r[i].smtp.address = rr.r[i].address;
+		sr[i] = &rr.r[i].smtp;
+	}
+	submit_relay_opts(p, o, relay_run_trace, &rr, &ro);
+	relay = relay_new(s->loop, &ro, err, errlen);
+	if (relay == NULL) {
+		*fail = SUBMIT_FAIL_CONFIG;
+		goto done;
+	}
+	memset(&job, 0, sizeof(job));
+	job.mail_from = p->mail_from;
+	job.data = p->msg;
+	job.len = p->msg_len;
+	job.rcpts = sr;
+	job.nrcpts = rcpts->n;
+	job.done = relay_run_done;
+	job.arg = &rr;
+	if (relay_submit(relay, &job) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	while (!rr.done)
+		if (loop_run(s->loop) < 0)
+			break;
+	if (!rr.done) {
+		snprintf(err, errlen, "the event loop failed during the relay transfer");
+		*fail = SUBMIT_FAIL_SYSTEM;
+		goto done;
+	}
+	*out = rr.r;
+	rr.r = NULL;
+	*fail = SUBMIT_FAIL_NONE;
+	rc = 0;
+done:
+	relay_free(relay);
+	free(sr);
+	free(rr.r);
+	return rc;
+}
+
 /* One recipient in the shape of DESIGN.md "JSON shapes" (send). */
 static json_t *rcpt_json(const struct deliver_rcpt *r)
 {
@@ -286,9 +493,11 @@ static json_t *rcpt_json(const struct deliver_rcpt *r)
 	if (r->tls_version[0] != '\0')
 		tls = json_pack("{s:s, s:s, s:b}", "version", r->tls_version, "cipher", r->tls_cipher,
 		                "verified", r->tls_verified);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:o, s:I, s:n, s:s}",
 	                 "address", r->address, "domain", r->domain,
-	                 "status", deliver_status_name(r->status), "via", "direct",
+	                 "status", deliver_status_name(r->status),
+	                 "via", r->via[0] ? r->via : "direct",
+	                 "relay_name", r->relay_name[0] ? json_string(r->relay_name) : json_null(),
 	                 "relay", r->relay, "reply", reply, "code", r->smtp.code,
 	                 "tls", tls, "delay_ms", (json_int_t)r->delay_ms, "queue_id",
 	                 "dsn", r->smtp.dsn[0] ? r->smtp.dsn : "4.0.0");

@@ -245,6 +245,8 @@ static int is_verb(const char *p, size_t n, const char *verb)
 /* A command libcurl sent: remember what the next reply answers. */
 static void on_command(struct xfer *x, const char *p, size_t n)
 {
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
 	if (x->in_auth) {
 		/* A SASL response line (AUTH LOGIN's user and password, a
 		 * PLAIN response after 334): never shown (SEC-06). */

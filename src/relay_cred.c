@@ -228,18 +228,24 @@ static int from_cmd(const struct conf_relay *r, char **out, char *err, size_t er
 		}
 		if (p.revents == 0)
 			continue;
-		n = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+		if (len >= sizeof(buf) - 1) {
+			/* More than a secret's worth: the first line decides;
+			 * the rest is read and dropped, so the command is not
+			 * killed by SIGPIPE. */
+			char trash[4096];
+
+			too_long = memchr(buf, '\n', len) == NULL;
+			n = read(pfd[0], trash, sizeof(trash));
+			OPENSSL_cleanse(trash, sizeof(trash));
+		} else {
+			n = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		len += (size_t)n;
-		if (len >= sizeof(buf) - 1) {
-			/* More than a secret's worth: the first line decides,
-			 * the rest is not read. */
-			too_long = memchr(buf, '\n', len) == NULL;
-			break;
-		}
+		if (len < sizeof(buf) - 1)
+			len += (size_t)n;
 	}
 	close(pfd[0]);
 	if (timed_out) {

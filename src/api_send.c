@@ -513,6 +513,7 @@ static int submit_code(enum submit_fail f)
 	case SUBMIT_FAIL_DATA: return MXSEND_EINVAL;
 	case SUBMIT_FAIL_DNS: return MXSEND_EOPTIONS;
 	case SUBMIT_FAIL_TLS: return MXSEND_EOPTIONS;
+	case SUBMIT_FAIL_CONFIG: return MXSEND_EOPTIONS;
 	case SUBMIT_FAIL_NOMEM: return MXSEND_ENOMEM;
 	case SUBMIT_FAIL_SYSTEM: return MXSEND_ESYSTEM;
 	case SUBMIT_FAIL_NONE: break;

@@ -291,7 +291,9 @@ static int fallback_allowed(const struct deliver_run_state *run, enum deliver_fa
 {
 	unsigned bits = run->opts->fallback;
 
-	if (run->opts->relay == NULL)
+	/* A relay that is configured but cannot take this run's mail (its
+	 * secret, its From rules) still counts: relay_hand_over says why. */
+	if (run->opts->relay == NULL && run->opts->relay_name == NULL)
 		return 0;
 	switch (why) {
 	case DELIVER_FALLBACK_UNREACHABLE:
@@ -399,7 +401,7 @@ static void relay_hand_over(struct deliver_run_state *run, struct deliver_msg *m
 			snprintf(r->direct_reply, sizeof(r->direct_reply), "%.*s",
 			         (int)sizeof(r->direct_reply) - 1, r->smtp.reply);
 	}
-	if (msg->relay_data == NULL || msg->relay_refused != NULL) {
+	if (run->opts->relay == NULL || msg->relay_data == NULL || msg->relay_refused != NULL) {
 		relay_refuse(run, msg, owners, n, why,
 		             msg->relay_refused ? msg->relay_refused : "no message for the relay");
 		return;

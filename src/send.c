@@ -52,6 +52,8 @@ struct send_state {
 	struct deliver_rcpt *drcpts;
 	json_t *json_rcpts;            /* --json */
 	int exit_code;
+	struct submit_relay relay;     /* the relay prepared for this message */
+	char relay_refused[1024];      /* why the fallback relay cannot be used */
 	enum tls_level tls;
 	unsigned fallback;             /* enum conf_fallback bits for this run */
 	int relay_only;                /* --via relay */
@@ -501,12 +503,43 @@ static const char *tls_meaning(enum tls_level l)
 	}
 }
 
+/* What --dry-run says about the relay: which and when, in words. */
+static void describe_fallback(const struct send_state *st, char *out, size_t outlen)
+{
+	const struct conf_relay *r;
+	char err[256];
+
+	if (st->relay_only || st->fallback != 0) {
+		r = submit_relay_pick(&st->conf, st->o->relay, err, sizeof(err));
+		if (r == NULL) {
+			snprintf(out, outlen, "none: %s", st->conf.nrelays ? err : "no relay is configured");
+			return;
+		}
+		if (st->relay_only) {
+			snprintf(out, outlen, "relay only (--via relay): %s (%s:%u)", r->name, r->host,
+			         r->port);
+			return;
+		}
+		snprintf(out, outlen, "by relay %s (%s:%u) when direct delivery ends %s%s%s", r->name,
+		         r->host, r->port,
+		         st->fallback & CONF_FALLBACK_UNREACHABLE ? "unreachable " : "",
+		         st->fallback & CONF_FALLBACK_DEFERRED ? "deferred " : "",
+		         st->fallback & CONF_FALLBACK_REJECTED ? "rejected (5.7.x) " : "");
+		if (strlen(out) > 0 && out[strlen(out) - 1] == ' ')
+			out[strlen(out) - 1] = '\0';
+		return;
+	}
+	snprintf(out, outlen, "never (fallback never, or --via direct)");
+}
+
 static int dry_run(struct send_state *st, struct loop *loop, struct route_ctx *rctx)
 {
 	struct dry_item *items = calloc(st->rcpts.n, sizeof(*items));
 	json_t *arr = json_array();
+	char fallback[512];
 	int code = EX_OK;
 
+	describe_fallback(st, fallback, sizeof(fallback));
 	if (items == NULL || arr == NULL) {
 		free(items);
 		json_decref(arr);
@@ -544,15 +577,14 @@ static int dry_run(struct send_state *st, struct loop *loop, struct route_ctx *r
 			                      "decision", would, "route", r ? r : json_null(),
 			                      "tls_policy", tls_level_name(st->tls),
 			                      "tls_meaning", tls_meaning(st->tls),
-			                      "fallback", "none: relay fallback is not available in "
-			                      "this version"));
+			                      "fallback", fallback));
 		} else {
 			printf("%s: %s\n", addr, would);
 			route_out_text(stdout, res);
 			if (res->status == ROUTE_OK)
 				printf("  TLS policy %s for every host: %s\n", tls_level_name(st->tls),
 				       tls_meaning(st->tls));
-			printf("  relay fallback: none (not available in this version)\n");
+			printf("  relay fallback: %s\n", fallback);
 		}
 	}
 	if (st->o->common.json) {
@@ -630,14 +662,48 @@ static int build_message(struct send_state *st)
 	return 0;
 }
 
-static int deliver_all(struct send_state *st, struct submit *sub, const struct submit_opts *so)
+/* The relay for --via relay or for fallback (issue 4), made ready before
+ * anything connects: picked, its From rules applied, its secret read.
+ * With --via relay a relay that cannot be used (none, unknown, no
+ * secret, a From its provider refuses) is a configuration error: 78,
+ * nothing sent. For fallback it is not: direct delivery goes ahead, and a
+ * recipient that would have fallen back keeps its direct outcome with
+ * the reason (relay_refused). Without any relay section there is no
+ * fallback and nothing to say. */
+static int prepare_relay(struct send_state *st, struct submit_opts *so)
+{
+	enum submit_fail fail;
+	char err[sizeof(st->relay_refused)];
+
+	if (!st->relay_only && (st->fallback == 0 || st->conf.nrelays == 0))
+		return 0;
+	if (submit_relay_prepare(&st->conf, st->o->relay, &st->wire, st->sender.addr, &st->relay,
+	                         &fail, err, sizeof(err)) == 0) {
+		so->relay = &st->relay;
+		return 0;
+	}
+	if (st->relay_only || fail != SUBMIT_FAIL_CONFIG)
+		return err_exit(st, fail == SUBMIT_FAIL_CONFIG ? EX_CONFIG : EX_OSERR, "%s", err);
+	snprintf(st->relay_refused, sizeof(st->relay_refused), "%s", err);
+	so->relay_refused = st->relay_refused;
+	so->relay_name = st->relay.conf != NULL ? st->relay.conf->name : NULL;
+	log_line("warning: relay fallback is not available for this message: %s", err);
+	return 0;
+}
+
+static int deliver_all(struct send_state *st, struct submit *sub, struct submit_opts *so)
 {
 	enum submit_fail fail;
 	char err[512];
+	int rc;
 
+	if ((rc = prepare_relay(st, so)) != 0)
+		return rc;
 	if (submit_deliver(sub, so, &st->wire, st->sender.addr, &st->rcpts, &st->drcpts, &fail, err,
 	                   sizeof(err)) < 0)
-		return err_exit(st, fail == SUBMIT_FAIL_TLS ? EX_CONFIG : EX_OSERR, "%s", err);
+		return err_exit(st, fail == SUBMIT_FAIL_TLS || fail == SUBMIT_FAIL_CONFIG ? EX_CONFIG
+		                                                                        : EX_OSERR,
+		                "%s", err);
 	return 0;
 }
 
@@ -739,6 +805,7 @@ int send_run(struct send_opts *o)
 	rc = st.exit_code;
 done:
 	submit_close(&sub);
+	submit_relay_free(&st.relay);
 	free(st.drcpts);
 	submit_wire_free(&st.wire);
 	msg_free(st.msg);

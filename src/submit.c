@@ -22,6 +22,8 @@
 #include "dns.h"
 #include "hdr.h"
 #include "loop.h"
+#include "relay_cred.h"
+#include "relay_rewrite.h"
 #include "route.h"
 #include "smtp_data.h"
 #include "tls_client.h"
@@ -209,6 +211,9 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	struct deliver_opts dopts;
 	struct deliver_msg dmsg;
 	SSL_CTX *ssl_ctx = NULL;
+	struct relay *relay = NULL;
+	const char *dmsg_relay_data = NULL, *dmsg_relay_from = NULL;
+	size_t dmsg_relay_len = 0;
 	int rc = -1;
 
 	*out = NULL;
@@ -235,8 +240,23 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dopts.timeouts = o->timeouts;
 	dopts.max_sessions = o->max_sessions;
 	dopts.no_pipelining = o->no_pipelining;
-	dopts.relay = o->relay;
-	dopts.relay_name = o->relay_name;
+	if (o->relay != NULL) {
+		struct relay_opts ro;
+
+		/* The relay's transcript goes where the SMTP one goes: the
+		 * two callbacks have the same shape. */
+		submit_relay_opts(o->relay, o, o->trace, o->arg, &ro);
+		relay = relay_new(s->loop, &ro, err, errlen);
+		if (relay == NULL) {
+			*fail = SUBMIT_FAIL_CONFIG;
+			goto done;
+		}
+		dmsg_relay_data = o->relay->msg;
+		dmsg_relay_len = o->relay->msg_len;
+		dmsg_relay_from = o->relay->mail_from;
+	}
+	dopts.relay = relay;
+	dopts.relay_name = o->relay != NULL ? o->relay->conf->name : o->relay_name;
 	dopts.fallback = o->fallback;
 	dopts.relay_only = o->relay_only;
 	dopts.port25 = o->port25;
@@ -261,10 +281,10 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	dmsg.data7 = buf_avail(&w->data7) ? buf_head(&w->data7) : NULL;
 	dmsg.data7_len = buf_avail(&w->data7);
 	dmsg.size7 = w->size7;
-	dmsg.relay_data = o->relay_data;
-	dmsg.relay_data_len = o->relay_data_len;
-	dmsg.relay_mail_from = o->relay_mail_from;
-	dmsg.relay_refused = o->relay_refused;
+	dmsg.relay_data = dmsg_relay_data;
+	dmsg.relay_data_len = dmsg_relay_len;
+	dmsg.relay_mail_from = dmsg_relay_from;
+	dmsg.relay_refused = o->relay != NULL ? NULL : o->relay_refused;
 	dmsg.rcpts = r;
 	dmsg.nrcpts = rcpts->n;
 	if (deliver_run(s->loop, s->route, &dopts, &dmsg, 1) < 0) {
@@ -276,11 +296,94 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
 	*fail = SUBMIT_FAIL_NONE;
 	rc = 0;
 done:
+	relay_free(relay);
 	if (ssl_ctx != NULL)
 		SSL_CTX_free(ssl_ctx);
 	free(r);
 	return rc;
 }
+
+/* ---- relay (issue 4) ---- */
+
+const struct conf_relay *submit_relay_pick(const struct conf *c, const char *name, char *err,
+                                           size_t errlen)
+{
+	const struct conf_relay *r;
+
+	if (c->nrelays == 0) {
+		snprintf(err, errlen, "no relay is configured: add a 'relay NAME' section to the "
+		         "configuration file (see mxsend.conf(5))%s", c->path[0] ? "" :
+		         " and give it with --config FILE");
+		return NULL;
+	}
+	if (name != NULL && name[0] != '\0') {
+		r = conf_relay_find(c, name);
+		if (r == NULL)
+			snprintf(err, errlen, "no relay called '%.64s' in %s", name,
+			         c->path[0] ? c->path : "the configuration");
+		return r;
+	}
+	if (c->relay_default[0] != '\0') {
+		r = conf_relay_find(c, c->relay_default);
+		if (r == NULL)
+			snprintf(err, errlen, "relay_default '%s' names no relay section in %s",
+			         c->relay_default, c->path);
+		return r;
+	}
+	if (c->nrelays == 1)
+		return &c->relays[0];
+	snprintf(err, errlen, "%zu relays are configured and none is relay_default: pick one "
+	         "with --relay NAME or set relay_default", c->nrelays);
+	return NULL;
+}
+
+int submit_relay_prepare(const struct conf *c, const char *name, const struct submit_wire *w,
+                         const char *mail_from, struct submit_relay *p,
+                         enum submit_fail *fail, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	*fail = SUBMIT_FAIL_CONFIG;
+	p->conf = submit_relay_pick(c, name, err, errlen);
+	if (p->conf == NULL)
+		return -1;
+	/* The From rules first: a message the relay would refuse is refused
+	 * before a password command runs. */
+	if (relay_rewrite_apply(p->conf, mail_from, w->rendered, w->rendered_len, &p->rewritten,
+	                        &p->msg_len, p->mail_from, sizeof(p->mail_from), err, errlen) < 0)
+		return -1;
+	if (p->rewritten != NULL) {
+		p->msg = p->rewritten;
+	} else {
+		p->msg = w->rendered;
+		p->msg_len = w->rendered_len;
+	}
+	if (relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+		return -1;
+	*fail = SUBMIT_FAIL_NONE;
+	return 0;
+}
+
+void submit_relay_free(struct submit_relay *p)
+{
+	relay_cred_free(p->secret);
+	free(p->rewritten);
+	memset(p, 0, sizeof(*p));
+}
+
+void submit_relay_opts(const struct submit_relay *p, const struct submit_opts *o,
+                       relay_trace_fn trace, void *trace_arg, struct relay_opts *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conf = p->conf;
+	out->password = p->secret;
+	out->ca_file = o->ca_file;
+	out->ehlo_name = o->ehlo_name;
+	out->connect_timeout_ms = o->timeouts.connect;
+	out->timeout_ms = o->timeouts.greeting + o->timeouts.data_end;
+	out->trace = trace;
+	out->arg = trace_arg;
+}
+
 
 /* One recipient in the shape of DESIGN.md "JSON shapes" (send). */
 static json_t *rcpt_json(const struct deliver_rcpt *r)

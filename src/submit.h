@@ -7,6 +7,8 @@
  *   submit_open       the event loop, the resolver and the route context
  *   submit_deliver    the TLS client context and deliver_run, collecting
  *                     a struct deliver_rcpt per recipient
+ *   submit_relay_prepare  pick a relay, read its secret, apply its From
+ *                     rules (rewrite_from, or the check) to the message
  *   submit_json       the results as the `mxsend send --json` document
  *   and the small facts both need: the host name, the stamp (time and
  *   random octets for Date, Message-ID and boundaries), a queue id and
@@ -29,6 +31,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "msg.h"
+#include "relay.h"
 
 #define SUBMIT_HOSTNAME_MAX 256 /* octets with the NUL, as struct conf holds it */
 #define SUBMIT_QUEUE_ID_MAX 16  /* ten hex digits and a NUL, with room */
@@ -42,6 +45,9 @@ enum submit_fail {
 	SUBMIT_FAIL_TLS,    /* no TLS client context (an unreadable ca_file, ...) */
 	SUBMIT_FAIL_NOMEM,  /* out of memory */
 	SUBMIT_FAIL_SYSTEM, /* no event loop (no file descriptor for epoll) */
+	SUBMIT_FAIL_CONFIG, /* the relay: none to pick, unknown name, no usable
+	                       secret, or a message its provider would refuse
+	                       (From is not the account, without rewrite_from) */
 };
 
 /* The message as it goes after DATA, made once for all recipients. */
@@ -57,6 +63,8 @@ struct submit_wire {
 	char message_id[MSG_MSGID_MAX]; /* the Message-ID field unfolded, "" if none */
 };
 
+struct submit_relay;
+
 /* How to deliver; every pointer is borrowed for the call it is given to. */
 struct submit_opts {
 	const char *dns_servers;       /* "ip[:port],..."; NULL = /etc/resolv.conf */
@@ -69,15 +77,14 @@ struct submit_opts {
 	struct smtp_timeouts timeouts; /* per SMTP step, ms (submit_timeouts) */
 	unsigned max_sessions;         /* SMTP sessions at once; 0 = deliver.c's default */
 	int no_pipelining;             /* 1: never pipeline */
-	struct relay *relay;           /* fallback relay, or NULL (deliver.h) */
-	const char *relay_name;        /* its section name */
+	const struct submit_relay *relay; /* the relay made ready for this message
+	                                  (submit_relay_prepare): for --via relay
+	                                  and for fallback; NULL = none */
+	const char *relay_refused;     /* without relay: why the configured relay
+	                                  cannot take this message, or NULL */
+	const char *relay_name;        /* without relay: that relay's name, or NULL */
 	unsigned fallback;             /* enum conf_fallback bits */
 	int relay_only;                /* --via relay */
-	const char *relay_data;        /* the message as the relay gets it (not
-	                                  stuffed, From rewritten), or NULL */
-	size_t relay_data_len;
-	const char *relay_mail_from;   /* MAIL FROM at the relay */
-	const char *relay_refused;     /* why the relay cannot take it, or NULL */
 	struct port25 *port25;         /* blocked-port-25 memory, or NULL */
 	deliver_note_fn note;          /* run notices for the log; may be NULL */
 	deliver_result_fn on_result;   /* each recipient's final status; may be NULL */
@@ -143,6 +150,49 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
                    const char *mail_from, const struct addr_list *rcpts,
                    struct deliver_rcpt **out, enum submit_fail *fail, char *err,
                    size_t errlen);
+
+/* A message made ready for one relay (issue 4): the relay section, its
+ * secret, the message as that relay must get it (From rewritten when the
+ * section says rewrite_from) and the envelope sender it needs. Given to
+ * submit_deliver in struct submit_opts, it makes the relay client on the
+ * run's loop (submit_relay_opts, relay_new) and hands deliver.c the
+ * message (relay_data, relay_mail_from). */
+struct submit_relay {
+	const struct conf_relay *conf;   /* borrowed from the struct conf */
+	char *secret;                    /* owned, wiped by submit_relay_free; NULL
+	                                    when the relay has no user (no AUTH) */
+	char *rewritten;                 /* owned: the rewritten message, or NULL */
+	const char *msg;                 /* what goes after DATA, CRLF, NOT stuffed:
+	                                    rewritten, or the wire's rendered (borrowed) */
+	size_t msg_len;
+	char mail_from[ADDR_PATH_MAX];   /* the envelope sender the relay gets */
+};
+
+/* The relay to use: name (--relay) when given, else c->relay_default,
+ * else the only relay section. NULL with a sentence in err when there is
+ * none, the name is unknown, or several exist and none is the default. */
+const struct conf_relay *submit_relay_pick(const struct conf *c, const char *name, char *err,
+                                           size_t errlen);
+
+/* Fills p (first zeroed; free it with submit_relay_free, also after an
+ * error) for sending w from mail_from through relay name (see
+ * submit_relay_pick) of c: reads the secret (relay_cred_get) and applies
+ * the From rules (relay_rewrite_apply). Nothing connects. Returns 0, or
+ * -1 with *fail SUBMIT_FAIL_CONFIG (or SUBMIT_FAIL_NOMEM) and a sentence
+ * in err that never holds the secret. */
+int submit_relay_prepare(const struct conf *c, const char *name, const struct submit_wire *w,
+                         const char *mail_from, struct submit_relay *p,
+                         enum submit_fail *fail, char *err, size_t errlen);
+
+/* The relay client options for p: conf, secret, trust anchors (the
+ * section's ca_file, else o->ca_file), EHLO name and timeouts from o
+ * (connect = o->timeouts.connect, the whole transfer = greeting + data_end
+ * timeouts), and trace, which gets the transcript with AUTH redacted
+ * (may be NULL). Pointers in out borrow from p and o. */
+void submit_relay_opts(const struct submit_relay *p, const struct submit_opts *o,
+                       relay_trace_fn trace, void *trace_arg, struct relay_opts *out);
+
+void submit_relay_free(struct submit_relay *p);
 
 /* The `mxsend send --json` document (DESIGN.md "JSON shapes",
  * mxsend-json(7)) for n results: queue_id, message_id, from, size and

@@ -382,8 +382,13 @@ static const struct err_case err_cases[] = {
 	  .line = 3, .want = "(did you mean 'timeout_quit'?)" },
 	{ .name = "unknown key, nothing close", .text = "# c\nfrobnicate 1\n",
 	  .line = 2, .want = "unknown key 'frobnicate'; keys before the first relay line: "
-	                     "hostname, tls, ca_file, fallback, relay_default, queue_dir, dns, "
-	                     "timeout_*, relay" },
+	                     "hostname, tls, ca_file, fallback, relay_default, queue_dir, state_dir, "
+	                     "port25_detect, port25_block_time, dns, timeout_*, relay" },
+	/* the blocked-port-25 memory */
+	{ .name = "port25_detect too big", .text = "port25_detect 101\n", .line = 1,
+	  .want = "port25_detect '101': expected a number of domains from 0 (off) to 100" },
+	{ .name = "port25_block_time too short", .text = "port25_block_time 5\n", .line = 1,
+	  .want = "port25_block_time '5': expected a whole number of seconds from 60 to 604800" },
 	{ .name = "unknown key in a relay", .text = "relay a\nhost h\nfrobnicate 1\n",
 	  .line = 3, .want = "keys of a relay section: tls, ca_file, relay, preset, host, port, "
 	                     "user, password_cmd, password_file, password_env, rewrite_from" },

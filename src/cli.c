@@ -176,6 +176,8 @@ static void usage(FILE *out)
 	      "                            reads one item per line from stdin when none given\n"
 	      "  send [options] RCPT...    compose or read a message and deliver it to the\n"
 	      "                            recipients' MX hosts (see mxsend send --help)\n"
+	      "  queue list|show|run|flush|delete\n"
+	      "                            the queue of deferred messages (mxsend queue --help)\n"
 	      "\n"
 	      "common options:\n"
 	      "  --config FILE   read this configuration file\n"
@@ -214,6 +216,8 @@ int cli_main(int argc, char **argv)
 		return cli_route(argc - 1, argv + 1);
 	if (strcmp(cmd, "send") == 0)
 		return cli_send(argc - 1, argv + 1);
+	if (strcmp(cmd, "queue") == 0)
+		return cli_queue(argc - 1, argv + 1);
 	cli_error(NULL, "unknown command '%s' (try: mxsend --help)", cmd);
 	return EX_USAGE;
 }

@@ -383,7 +383,8 @@ static const struct err_case err_cases[] = {
 	{ .name = "unknown key, nothing close", .text = "# c\nfrobnicate 1\n",
 	  .line = 2, .want = "unknown key 'frobnicate'; keys before the first relay line: "
 	                     "hostname, tls, ca_file, fallback, relay_default, queue_dir, dns, "
-	                     "timeout_*, relay" },
+	                     "timeout_*, queue_retry_min, queue_retry_max, queue_lifetime, "
+	                     "queue_warn, relay" },
 	{ .name = "unknown key in a relay", .text = "relay a\nhost h\nfrobnicate 1\n",
 	  .line = 3, .want = "keys of a relay section: tls, ca_file, relay, preset, host, port, "
 	                     "user, password_cmd, password_file, password_env, rewrite_from" },

@@ -177,6 +177,8 @@ static void usage(FILE *out)
 	      "  send [options] RCPT...    compose or read a message and deliver it to the\n"
 	      "                            recipients' MX hosts (see mxsend send --help)\n"
 	      "  relay check [NAME]        log in to a relay and report; sends nothing\n"
+	      "  queue list|show|run|flush|delete\n"
+	      "                            the queue of deferred messages (mxsend queue --help)\n"
 	      "\n"
 	      "common options:\n"
 	      "  --config FILE   read this configuration file\n"
@@ -217,6 +219,8 @@ int cli_main(int argc, char **argv)
 		return cli_send(argc - 1, argv + 1);
 	if (strcmp(cmd, "relay") == 0)
 		return cli_relay(argc - 1, argv + 1);
+	if (strcmp(cmd, "queue") == 0)
+		return cli_queue(argc - 1, argv + 1);
 	cli_error(NULL, "unknown command '%s' (try: mxsend --help)", cmd);
 	return EX_USAGE;
 }

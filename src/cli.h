@@ -54,6 +54,23 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 
 int cli_relay(int argc, char **argv);
 int cli_route(int argc, char **argv);
+int cli_queue(int argc, char **argv);
+
+/* For `mxsend queue` and the submission commands (cli_queue.c). */
+struct queue;
+struct queue_sched_conf;
+/* Opens the spool: dir, else the configured queue_dir, else the default
+ * (queue.h); on failure prints why and sets *rc to an exit code. */
+struct queue *cli_queue_open(const struct conf *conf, const char *dir, const char *cmd, int *rc);
+/* The schedule from the queue_* keys. */
+void cli_queue_sched(const struct conf *c, struct queue_sched_conf *sc);
+/* The wall clock in seconds; MXSEND_TEST_NOW overrides it (a test hook). */
+long long cli_queue_now(void);
+/* One delivery pass over the message id alone (sendmail's background
+ * delivery): returns an exit code. */
+int cli_queue_deliver_id(const struct cli_common *common, const struct conf *conf,
+                         struct queue *q, const char *id, const char *hostname,
+                         const char *tls, const char *ca_file);
 int cli_send(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 

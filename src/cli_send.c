@@ -195,6 +195,8 @@ int cli_sendmail(int argc, char **argv)
 			/* -oi is -i; -oem, -odb, -odi, -oee, -om, -oQ... mean nothing here. */
 			if (strcmp(a, "-oi") == 0)
 				o->dot_ends_input = 0;
+			else if (strncmp(a, "-od", 3) == 0 && a[3] != '\0')
+				o->deliver_mode = a[3]; /* -odb, -odi, -odq */
 			else if (a[2] == '\0' && i + 1 < argc)
 				i++; /* "-o X" with a separate value */
 			break;

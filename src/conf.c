@@ -64,6 +64,10 @@ enum conf_key {
 	KEY_TIMEOUT_DATA_BLOCK,
 	KEY_TIMEOUT_DATA_END,
 	KEY_TIMEOUT_QUIT,
+	KEY_QUEUE_RETRY_MIN,
+	KEY_QUEUE_RETRY_MAX,
+	KEY_QUEUE_LIFETIME,
+	KEY_QUEUE_WARN,
 	KEY_RELAY,
 	KEY_PRESET,
 	KEY_HOST,
@@ -88,13 +92,21 @@ struct key_def {
 	const char *expect;       /* what a value looks like, for messages */
 	const char *expect_relay; /* the same inside a relay section, when it differs */
 	int is_timeout;           /* a timeout_* key: seconds, 1..TIMEOUT_MAX */
-	size_t off;               /* timeouts: offsetof(struct conf, field) */
+	size_t off;               /* timeouts, seconds: offsetof(struct conf, field) */
+	int is_seconds;           /* a queue_* duration: seconds, min..max */
+	unsigned min, max;        /* its range */
 };
 
 #define TIMEOUT_KEY(k, field) \
 	[k] = { .name = #field, .scope = IN_GLOBAL, \
 	        .expect = "a whole number of seconds from 1 to 86400", \
 	        .is_timeout = 1, .off = offsetof(struct conf, field) }
+
+/* A queue duration (queue_sched.h): lifetimes run to days, so these
+ * have their own ranges rather than TIMEOUT_MAX. */
+#define SECONDS_KEY(k, field, lo, hi, text) \
+	[k] = { .name = #field, .scope = IN_GLOBAL, .expect = text, \
+	        .is_seconds = 1, .min = lo, .max = hi, .off = offsetof(struct conf, field) }
 
 static const struct key_def keys[KEY_LAST] = {
 	[KEY_HOSTNAME] = { .name = "hostname", .scope = IN_GLOBAL,
@@ -131,6 +143,14 @@ static const struct key_def keys[KEY_LAST] = {
 	TIMEOUT_KEY(KEY_TIMEOUT_DATA_BLOCK, timeout_data_block),
 	TIMEOUT_KEY(KEY_TIMEOUT_DATA_END, timeout_data_end),
 	TIMEOUT_KEY(KEY_TIMEOUT_QUIT, timeout_quit),
+	SECONDS_KEY(KEY_QUEUE_RETRY_MIN, queue_retry_min, 1, 86400,
+	            "a whole number of seconds from 1 to 86400"),
+	SECONDS_KEY(KEY_QUEUE_RETRY_MAX, queue_retry_max, 1, 86400,
+	            "a whole number of seconds from 1 to 86400"),
+	SECONDS_KEY(KEY_QUEUE_LIFETIME, queue_lifetime, 1, 100u * 86400u,
+	            "a whole number of seconds from 1 to 8640000 (100 days)"),
+	SECONDS_KEY(KEY_QUEUE_WARN, queue_warn, 0, 100u * 86400u,
+	            "a whole number of seconds from 0 (no warning) to 8640000"),
 	[KEY_RELAY] = { .name = "relay", .scope = IN_GLOBAL | IN_RELAY, .repeatable = 1,
 	                .expect = "a relay name of letters, digits, '.', '_' and '-'" },
 	[KEY_PRESET] = { .name = "preset", .scope = IN_RELAY,
@@ -229,6 +249,10 @@ void conf_defaults(struct conf *c)
 	c->timeout_data_block = 180;
 	c->timeout_data_end = 600;
 	c->timeout_quit = 300;
+	c->queue_retry_min = 300;    /* queue_sched.h's defaults */
+	c->queue_retry_max = 3600;
+	c->queue_lifetime = 432000;  /* 5 days, RFC 5321 4.5.4.1 */
+	c->queue_warn = 0;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -667,6 +691,14 @@ static int set_global(struct parser *p, enum conf_key k, char *v)
 		unsigned n;
 
 		if (parse_number(v, 1, TIMEOUT_MAX, &n) < 0)
+			return fail(p, "%s '%.64s': expected %s", keys[k].name, v, keys[k].expect);
+		*(unsigned *)(void *)((char *)c + keys[k].off) = n;
+		return 0;
+	}
+	if (keys[k].is_seconds) {
+		unsigned n;
+
+		if (parse_number(v, keys[k].min, keys[k].max, &n) < 0)
 			return fail(p, "%s '%.64s': expected %s", keys[k].name, v, keys[k].expect);
 		*(unsigned *)(void *)((char *)c + keys[k].off) = n;
 		return 0;

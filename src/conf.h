@@ -79,6 +79,10 @@ struct conf {
 	unsigned timeout_data_block; /* default 180, 4.5.3.2.5 */
 	unsigned timeout_data_end; /* default 600, 4.5.3.2.6 */
 	unsigned timeout_quit;     /* default 300 */
+	unsigned queue_retry_min;  /* seconds before the first retry; default 300 */
+	unsigned queue_retry_max;  /* cap of the doubling backoff; default 3600 */
+	unsigned queue_lifetime;   /* give up (bounce) after; default 432000 (5 days) */
+	unsigned queue_warn;       /* delay warning after; 0 = none (default) */
 	struct conf_relay relays[CONF_RELAYS_MAX];
 	size_t nrelays;
 };

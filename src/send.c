@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,9 @@
 #include "msg.h"
 #include "msg_compose.h"
 #include "port25.h"
+#include "queue.h"
+#include "queue_run.h"
+#include "queue_sched.h"
 #include "route.h"
 #include "route_out.h"
 #include "status.h"
@@ -44,7 +50,7 @@ struct send_state {
 	struct send_opts *o;
 	struct conf conf;
 	char hostname[SUBMIT_HOSTNAME_MAX];
-	char queue_id[SUBMIT_QUEUE_ID_MAX];
+	char queue_id[QUEUE_ID_MAX];  /* the submission's, and its queue entry's */
 	struct msg *msg;
 	struct addr sender;
 	struct addr_list rcpts;
@@ -60,6 +66,7 @@ struct send_state {
 	struct port25 port25;          /* blocked-port-25 memory (port25.h) */
 	char *inputs[3 + SEND_LIST_MAX]; /* file contents to free */
 	size_t ninputs;
+	int queued;                    /* deferred recipients were queued durably */
 };
 
 /* The unfolded value of the first field called name, or NULL; the
@@ -471,10 +478,140 @@ static void print_human(const struct send_state *st)
 			       r->tls_version, r->smtp.reply);
 		else
 			printf(" (%s %s)\n", r->smtp.dsn, r->smtp.reply);
-		if (r->status == DELIVER_DEFERRED)
-			printf("  NOT delivered: this version of mxsend has no queue, so the message "
-			       "was not kept for a retry; send it again later\n");
+		if (r->status == DELIVER_DEFERRED && st->queued)
+			printf("  queued as %s: retried later by mxsend queue run\n", st->queue_id);
+		else if (r->status == DELIVER_DEFERRED)
+			printf("  NOT delivered and NOT queued (--no-queue): send it again later\n");
 	}
+}
+
+/* ---- the queue ---- */
+
+/* Stores the message durably for the recipients picked (all when drcpts
+ * is NULL; else the deferred ones, with their outcome and the schedule
+ * after this first attempt). Returns 0, or an exit code after printing
+ * why: EX_IOERR when it could not be made durable (a full disk): the
+ * message is then not accepted, and nothing half-written is visible. */
+static int queue_store(struct send_state *st, struct queue *q)
+{
+	const char **addrs = calloc(st->rcpts.n ? st->rcpts.n : 1, sizeof(*addrs));
+	struct queue_rcpt *res = NULL;
+	struct queue_sched_state sched;
+	struct queue_sched_conf sc;
+	struct queue_new qn;
+	enum queue_fail fail;
+	char err[1200], id[QUEUE_ID_MAX];
+	int64_t now = (int64_t)time(NULL);
+	size_t n = 0;
+	uint32_t rnd = 0;
+	int rc = 0;
+
+	if (addrs == NULL)
+		return err_exit(st, EX_OSERR, "out of memory");
+	if (st->drcpts != NULL && (res = calloc(st->rcpts.n, sizeof(*res))) == NULL) {
+		free(addrs);
+		return err_exit(st, EX_OSERR, "out of memory");
+	}
+	for (size_t i = 0; i < st->rcpts.n; i++) {
+		if (st->drcpts != NULL && st->drcpts[i].status != DELIVER_DEFERRED)
+			continue;
+		if (res != NULL)
+			queue_run_result(&st->drcpts[i], now, &res[n]);
+		addrs[n++] = st->rcpts.v[i].addr;
+	}
+	memset(&qn, 0, sizeof(qn));
+	qn.sender = st->sender.addr;
+	qn.rcpts = addrs;
+	qn.nrcpts = n;
+	qn.data = st->wire.rendered;
+	qn.data_len = st->wire.rendered_len;
+	qn.arrival = now;
+	if (res != NULL) {
+		cli_queue_sched(&st->conf, &sc);
+		queue_sched_init(&sched, now);
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			rnd = (uint32_t)now;
+		(void)queue_sched_after_attempt(&sc, &sched, now, rnd);
+		qn.results = res;
+		qn.sched = &sched;
+	}
+	snprintf(id, sizeof(id), "%s", st->queue_id);
+	if (q->ops->enqueue(q, &qn, id, &fail, err, sizeof(err)) < 0) {
+		rc = err_exit(st, fail == QUEUE_FAIL_NOMEM ? EX_OSERR : EX_IOERR,
+		              "the message could NOT be queued, so it is not accepted: %s", err);
+		goto done;
+	}
+	snprintf(st->queue_id, sizeof(st->queue_id), "%s", id);
+	st->queued = 1;
+	log_line("%s: queued, from=<%s>, size=%zu, nrcpt=%zu", st->queue_id, st->sender.addr,
+	         st->wire.rendered_len, n);
+done:
+	free(res);
+	free(addrs);
+	return rc;
+}
+
+/* After a foreground attempt: queue what was deferred (unless --no-queue). */
+static int queue_deferred(struct send_state *st)
+{
+	struct queue *q;
+	int rc = 0, any = 0;
+
+	for (size_t i = 0; i < st->rcpts.n; i++)
+		any |= st->drcpts[i].status == DELIVER_DEFERRED;
+	if (!any || st->o->no_queue)
+		return 0;
+	if ((q = cli_queue_open(&st->conf, NULL, st->o->cmd, &rc)) == NULL)
+		return rc == EX_CONFIG ? EX_CONFIG : EX_IOERR;
+	rc = queue_store(st, q);
+	q->ops->close(q);
+	return rc;
+}
+
+/* sendmail: the message is queued durably first and only then is the
+ * caller told it was accepted (exit 0); delivery runs in a detached
+ * grandchild, as dma does, so cron or a web request is not held up. */
+static int sendmail_queue_first(struct send_state *st)
+{
+	struct queue *q;
+	pid_t pid;
+	int rc = 0, status;
+
+	if ((q = cli_queue_open(&st->conf, NULL, st->o->cmd, &rc)) == NULL)
+		return rc == EX_CONFIG ? EX_CONFIG : EX_IOERR;
+	if ((rc = queue_store(st, q)) != 0 || st->o->deliver_mode == 'q')
+		goto done;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		/* Queued all the same: the next queue run delivers it. */
+		log_line("%s: no background delivery (fork: %s); left for the queue runner",
+		         st->queue_id, strerror(errno));
+		goto done;
+	}
+	if (pid == 0) {
+		int fd;
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			if (!st->o->common.verbose)
+				dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		_exit(cli_queue_deliver_id(&st->o->common, &st->conf, q, st->queue_id,
+		                           st->hostname, st->o->tls, st->o->ca_file));
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+done:
+	q->ops->close(q);
+	return rc;
 }
 
 /* ---- --dry-run ---- */
@@ -718,8 +855,8 @@ static void report_sendmail(const struct send_state *st)
 			continue;
 		fprintf(stderr, "sendmail: %s: %s (%s %s)%s\n", r->address,
 		        deliver_status_name(r->status), r->smtp.dsn, r->smtp.reply,
-		        r->status == DELIVER_DEFERRED ? "; NOT delivered and not kept: this "
-		        "version has no queue" : "");
+		        r->status == DELIVER_DEFERRED && !st->queued ? "; NOT delivered and not "
+		        "queued" : r->status == DELIVER_DEFERRED ? "; queued" : "");
 	}
 }
 
@@ -732,6 +869,13 @@ static void report(struct send_state *st)
 	if (st->o->common.json) {
 		json_t *doc = submit_json(st->queue_id, st->wire.message_id, st->sender.addr,
 		                          st->wire.rendered_len, st->drcpts, st->rcpts.n);
+		json_t *arr = json_object_get(doc, "recipients");
+
+		/* A deferred recipient that was queued names its queue entry. */
+		for (size_t i = 0; st->queued && i < st->rcpts.n && i < json_array_size(arr); i++)
+			if (st->drcpts[i].status == DELIVER_DEFERRED)
+				json_object_set_new(json_array_get(arr, i), "queue_id",
+				                    json_string(st->queue_id));
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 		fputc('\n', stdout);
@@ -797,10 +941,18 @@ int send_run(struct send_opts *o)
 		rc = dry_run(&st, sub.loop, sub.route);
 		goto done;
 	}
+	if (strcmp(o->cmd, "sendmail") == 0 && !o->no_queue && o->deliver_mode != 'i') {
+		rc = sendmail_queue_first(&st);
+		goto done;
+	}
 	if ((rc = deliver_all(&st, &sub, &so)) != 0)
 		goto done;
 	if (port25_save(&st.port25, err, sizeof(err)) < 0)
 		log_line("warning: the blocked-port-25 memory was not saved: %s", err);
+	if ((rc = queue_deferred(&st)) != 0) {
+		report(&st);
+		goto done;
+	}
 	report(&st);
 	rc = st.exit_code;
 done:

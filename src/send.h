@@ -50,6 +50,10 @@ struct send_opts {
 	unsigned max_sessions;         /* --max-sessions */
 	int no_pipelining;             /* --no-pipelining */
 	const char *cmd;               /* "send" or "sendmail", for messages */
+	char deliver_mode;             /* sendmail -od: 'b' queue, then deliver in the
+	                                  background (default); 'i' deliver in the
+	                                  foreground, queue what is deferred; 'q' queue
+	                                  only. `mxsend send` is always 'i'. */
 };
 
 /* Runs the submission; returns a sysexits(3) code. */

@@ -433,3 +433,79 @@ json_t *submit_json(const char *queue_id, const char *message_id, const char *fr
 	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "queue_id", queue_id, "message_id",
 	                 message_id, "from", from, "size", (json_int_t)size, "recipients", arr);
 }
+
+int submit_wire_from_data(const char *data, size_t len, struct submit_wire *w,
+                          enum submit_fail *fail, char *err, size_t errlen)
+{
+	struct msg *m = NULL;
+	char why[512];
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	*fail = SUBMIT_FAIL_DATA;
+	if (msg_parse(data, len, NULL, &m, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "the queued message cannot be parsed: %s", why);
+		return -1;
+	}
+	rc = submit_wire_make(m, w, fail, err, errlen);
+	msg_free(m);
+	return rc;
+}
+
+void submit_msg_init(struct deliver_msg *dm, const struct submit_wire *w, const char *mail_from,
+                     struct deliver_rcpt *r, size_t n, int rcpt_utf8)
+{
+	memset(dm, 0, sizeof(*dm));
+	dm->mail_from = mail_from;
+	dm->smtputf8 = rcpt_utf8;
+	for (const char *p = mail_from; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			dm->smtputf8 = 1;
+	dm->utf8_headers = w->info.header_8bit;
+	dm->data = buf_head(&w->data);
+	dm->data_len = buf_avail(&w->data);
+	dm->size = w->rendered_len;
+	dm->eightbit = w->info.body_8bit;
+	dm->data7 = buf_avail(&w->data7) ? buf_head(&w->data7) : NULL;
+	dm->data7_len = buf_avail(&w->data7);
+	dm->size7 = w->size7;
+	dm->rcpts = r;
+	dm->nrcpts = n;
+}
+
+int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct deliver_msg *msgs,
+                        size_t n, enum submit_fail *fail, char *err, size_t errlen)
+{
+	struct deliver_opts dopts;
+	SSL_CTX *ssl_ctx = NULL;
+	int rc = -1;
+
+	*fail = SUBMIT_FAIL_NOMEM;
+	if (o->tls != TLS_LEVEL_NONE) {
+		ssl_ctx = tls_client_ctx_new(o->ca_file, err, errlen);
+		if (ssl_ctx == NULL) {
+			*fail = SUBMIT_FAIL_TLS;
+			return -1;
+		}
+	}
+	memset(&dopts, 0, sizeof(dopts));
+	dopts.ehlo_name = o->ehlo_name;
+	dopts.tls = o->tls;
+	dopts.ssl_ctx = ssl_ctx;
+	dopts.timeouts = o->timeouts;
+	dopts.max_sessions = o->max_sessions;
+	dopts.no_pipelining = o->no_pipelining;
+	dopts.on_result = o->on_result;
+	dopts.trace = o->trace;
+	dopts.arg = o->arg;
+	if (deliver_run(s->loop, s->route, &dopts, msgs, n) < 0) {
+		snprintf(err, errlen, "out of memory during delivery");
+		goto done;
+	}
+	*fail = SUBMIT_FAIL_NONE;
+	rc = 0;
+done:
+	if (ssl_ctx != NULL)
+		SSL_CTX_free(ssl_ctx);
+	return rc;
+}

@@ -200,4 +200,24 @@ void submit_relay_free(struct submit_relay *p);
 json_t *submit_json(const char *queue_id, const char *message_id, const char *from,
                     size_t size, const struct deliver_rcpt *r, size_t n);
 
+/* ---- for the queue runner (queue_run.c): many messages in one run ---- */
+
+/* Parses a message as the queue stored it (msg_render's output) and makes
+ * its wire form into w, as submit_wire_make does. Same returns. */
+int submit_wire_from_data(const char *data, size_t len, struct submit_wire *w,
+                          enum submit_fail *fail, char *err, size_t errlen);
+
+/* Fills dm to carry w from mail_from ("" for <>) to the n results r (whose
+ * address and domain the caller set); rcpt_utf8 1 when an address needs
+ * SMTPUTF8. Never fails. */
+void submit_msg_init(struct deliver_msg *dm, const struct submit_wire *w, const char *mail_from,
+                     struct deliver_rcpt *r, size_t n, int rcpt_utf8);
+
+/* Delivers n prepared messages in one deliver_run over s, so that
+ * messages to the same domain share its route and connections. Returns 0,
+ * or -1 with *fail (SUBMIT_FAIL_TLS, SUBMIT_FAIL_NOMEM) and a reason;
+ * then nothing was sent. */
+int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct deliver_msg *msgs,
+                        size_t n, enum submit_fail *fail, char *err, size_t errlen);
+
 #endif

@@ -300,6 +300,11 @@ sandbox_enter()
 		bail_out "cannot run unshare --net --mount"
 	fi
 	ip link set lo up || bail_out "cannot bring up lo in the network namespace"
+	# mxsend queues what it defers, by default in /var/spool/mxsend as
+	# root: a tmpfs over /var/spool, in this mount namespace only, keeps
+	# every test's spool off the host.
+	mount -t tmpfs -o mode=0755,size=64m tmpfs /var/spool ||
+		bail_out "cannot mount a private /var/spool"
 	TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mxsend-$(basename "$0" .test).XXXXXX") ||
 		bail_out "cannot make a temporary directory"
 	trap cleanup EXIT

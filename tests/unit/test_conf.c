@@ -383,7 +383,8 @@ static const struct err_case err_cases[] = {
 	{ .name = "unknown key, nothing close", .text = "# c\nfrobnicate 1\n",
 	  .line = 2, .want = "unknown key 'frobnicate'; keys before the first relay line: "
 	                     "hostname, tls, ca_file, fallback, relay_default, queue_dir, state_dir, "
-	                     "port25_detect, port25_block_time, dns, timeout_*, relay" },
+	                     "port25_detect, port25_block_time, dns, timeout_*, queue_retry_min, "
+	                     "queue_retry_max, queue_lifetime, queue_warn, relay" },
 	/* the blocked-port-25 memory */
 	{ .name = "port25_detect too big", .text = "port25_detect 101\n", .line = 1,
 	  .want = "port25_detect '101': expected a number of domains from 0 (off) to 100" },

@@ -52,6 +52,7 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 /* Prints "mxsend CMD: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+int cli_probe(int argc, char **argv);
 int cli_route(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);

@@ -94,10 +94,11 @@ static json_t *time_json(time_t t)
 static json_t *tls_json(const struct probe_result *r, time_t now)
 {
 	const struct tls_details *t = &r->tls;
-	json_t *tls, *cert = json_null(), *chain = json_array();
+	json_t *tls, *cert = json_null(), *chain;
 
 	if (!r->tls_ok)
 		return json_null();
+	chain = json_array();
 	if (t->have_cert) {
 		json_t *san = json_array();
 

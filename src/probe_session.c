@@ -189,8 +189,15 @@ static int quit(struct probe_session *s)
 
 static void keep_reply(struct probe_session *s, const struct smtp_reply *r, struct probe_reply *out)
 {
+	char line[PROBE_TEXT_MAX];
+	size_t n;
+
 	out->code = r->code;
-	smtp_reply_one_line(r, out->text, sizeof(out->text));
+	/* The text without its code, which is kept apart. */
+	n = smtp_reply_one_line(r, line, sizeof(line));
+	n = n >= 4 ? n - 4 : 0;
+	memcpy(out->text, line + (n ? 4 : 0), n);
+	out->text[n] = '\0';
 	out->ms = elapsed(s, s->step_ms);
 }
 

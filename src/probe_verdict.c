@@ -143,7 +143,8 @@ static enum probe_verdict judge_tls(const struct probe_result *r, const char *mx
 		return PROBE_WARN;
 	}
 	if (r->starttls.code != 0 && r->starttls.code != 220) {
-		strlist_addf(reasons, "STARTTLS offered but refused: %s", r->starttls.text);
+		strlist_addf(reasons, "STARTTLS offered but refused: %d %s", r->starttls.code,
+		             r->starttls.text);
 		return PROBE_WARN;
 	}
 	if (r->tls_attempted && !r->tls_ok) {
@@ -201,15 +202,18 @@ enum probe_verdict probe_verdict_session(const struct probe_result *r, const cha
 		int perm = r->greeting.code / 100 == 5;
 
 		*reach = perm ? PROBE_REACH_REFUSED_5XX : PROBE_REACH_REFUSED_4XX;
-		strlist_addf(reasons, "%s: greets with %s", perm ? "refuses service" :
-		             "refuses service for now", r->greeting.text);
+		strlist_addf(reasons, "%s: greets with %d %s", perm ? "refuses service" :
+		             "refuses service for now", r->greeting.code, r->greeting.text);
 		return PROBE_FAIL;
 	}
 	if (!r->ehlo_ok) {
 		if (r->failed_step == PROBE_ST_EHLO || r->failed_step == PROBE_ST_HELO) {
 			*reach = r->ehlo.code / 100 == 5 ? PROBE_REACH_REFUSED_5XX :
 			         r->ehlo.code / 100 == 4 ? PROBE_REACH_REFUSED_4XX : PROBE_REACH_BROKEN;
-			strlist_addf(reasons, "EHLO refused: %s", r->ehlo.code ? r->ehlo.text : r->error);
+			if (r->ehlo.code)
+				strlist_addf(reasons, "EHLO refused: %d %s", r->ehlo.code, r->ehlo.text);
+			else
+				strlist_addf(reasons, "EHLO refused: %s", r->error);
 		} else {
 			*reach = PROBE_REACH_BROKEN;
 			strlist_addf(reasons, "session broke at %s: %s",
@@ -226,15 +230,16 @@ enum probe_verdict probe_verdict_session(const struct probe_result *r, const cha
 	}
 	if (o->rcpt != NULL && r->rcpt_tried) {
 		if (r->mail.code / 100 != 2) {
-			strlist_addf(reasons, "MAIL FROM refused, so %s could not be checked: %s",
-			             o->rcpt, r->mail.code ? r->mail.text : r->error);
+			strlist_addf(reasons, "MAIL FROM refused, so %s could not be checked: %d %s",
+			             o->rcpt, r->mail.code, r->mail.code ? r->mail.text : r->error);
 			v = PROBE_WARN;
 		} else if (r->rcpt.code == 0) {
 			strlist_addf(reasons, "no answer to RCPT TO:<%s>: %s", o->rcpt, r->error);
 			v = PROBE_WARN;
 		} else if (r->rcpt.code / 100 != 2) {
-			strlist_addf(reasons, "recipient %s %s: %s", o->rcpt,
-			             r->rcpt.code / 100 == 5 ? "refused" : "deferred", r->rcpt.text);
+			strlist_addf(reasons, "recipient %s %s: %d %s", o->rcpt,
+			             r->rcpt.code / 100 == 5 ? "refused" : "deferred", r->rcpt.code,
+			             r->rcpt.text);
 			v = PROBE_WARN;
 		}
 	} else if (o->rcpt != NULL && r->ehlo_ok) {

@@ -170,12 +170,12 @@ static int send_cmd(struct probe_session *s, enum probe_step next, unsigned time
 		broke(s, 0, "out of memory");
 		return -1;
 	}
+	set_state(s, next);
 	trace(s, '>', "%.*s", (int)(buf_avail(&s->cmd) - 2), buf_head(&s->cmd));
 	if (io_write(s->io, buf_head(&s->cmd), buf_avail(&s->cmd)) < 0) {
 		broke(s, 0, "out of memory");
 		return -1;
 	}
-	set_state(s, next);
 	wait_for(s, timeout);
 	return 0;
 }

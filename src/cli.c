@@ -174,6 +174,8 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  route DOMAIN|ADDRESS...   show where mail for each domain goes (DNS only);\n"
 	      "                            reads one item per line from stdin when none given\n"
+	      "  probe DOMAIN|ADDRESS...   connect to every MX host of each domain: greeting,\n"
+	      "                            EHLO, STARTTLS, TLS certificate (sends no mail)\n"
 	      "  send [options] RCPT...    compose or read a message and deliver it to the\n"
 	      "                            recipients' MX hosts (see mxsend send --help)\n"
 	      "  relay check [NAME]        log in to a relay and report; sends nothing\n"
@@ -215,6 +217,8 @@ int cli_main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "route") == 0)
 		return cli_route(argc - 1, argv + 1);
+	if (strcmp(cmd, "probe") == 0)
+		return cli_probe(argc - 1, argv + 1);
 	if (strcmp(cmd, "send") == 0)
 		return cli_send(argc - 1, argv + 1);
 	if (strcmp(cmd, "relay") == 0)

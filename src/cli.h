@@ -53,6 +53,7 @@ int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int cli_relay(int argc, char **argv);
+int cli_probe(int argc, char **argv);
 int cli_route(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 

@@ -154,6 +154,7 @@ static int parse_rdata(struct reader *r, struct dnsmsg_rr *rr, uint16_t rdlen)
 			return -1;
 		break;
 	case DNSMSG_T_CNAME:
+	case DNSMSG_T_PTR: /* RFC 1035 3.3.12: one domain name */
 		sub.len = end;
 		if (read_name(&sub, rr->target) < 0 || sub.pos != end)
 			return -1;
@@ -236,6 +237,7 @@ const char *dnsmsg_type_name(int type)
 	case DNSMSG_T_A: return "A";
 	case DNSMSG_T_CNAME: return "CNAME";
 	case DNSMSG_T_MX: return "MX";
+	case DNSMSG_T_PTR: return "PTR";
 	case DNSMSG_T_AAAA: return "AAAA";
 	default:
 		snprintf(other, sizeof(other), "TYPE%d", type);

@@ -19,6 +19,7 @@
 enum dnsmsg_type {
 	DNSMSG_T_A = 1,
 	DNSMSG_T_CNAME = 5,
+	DNSMSG_T_PTR = 12,
 	DNSMSG_T_MX = 15,
 	DNSMSG_T_AAAA = 28,
 };
@@ -39,7 +40,8 @@ struct dnsmsg_rr {
 	uint16_t rrclass;            /* 1 = IN */
 	uint32_t ttl;                /* seconds */
 	uint16_t mx_pref;            /* MX: preference */
-	char target[DNSMSG_NAME_MAX];/* MX: exchange ("" for "."), CNAME: target */
+	char target[DNSMSG_NAME_MAX];/* MX: exchange ("" for "."),
+	                                CNAME, PTR: target */
 	uint8_t addr[16];            /* A: 4 octets, AAAA: 16 octets */
 };
 

@@ -118,6 +118,15 @@ void tls_client_details(SSL *ssl, struct tls_details *out)
 	out->not_before = asn1_to_time(X509_get0_notBefore(cert));
 	out->not_after = asn1_to_time(X509_get0_notAfter(cert));
 	out->self_signed = X509_check_issued(cert, cert) == X509_V_OK;
+	{
+		/* The name SSL_set1_host gave, checked on its own (OpenSSL
+		 * reports only the first verification error). */
+		const char *host = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+
+		out->name_checked = host != NULL;
+		out->name_match = host != NULL &&
+			X509_check_host(cert, host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	}
 	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans) && out->nsan < TLS_SAN_MAX; i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
@@ -137,4 +146,19 @@ void tls_client_details(SSL *ssl, struct tls_details *out)
 	}
 	GENERAL_NAMES_free(sans);
 	X509_free(cert);
+}
+
+size_t tls_client_chain(SSL *ssl, char (*subjects)[TLS_NAME_MAX], char (*issuers)[TLS_NAME_MAX],
+                        size_t max)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl); /* not owned */
+	size_t n = 0;
+
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain) && n < max; i++, n++) {
+		X509 *c = sk_X509_value(chain, i);
+
+		name_oneline(X509_get_subject_name(c), subjects[n], TLS_NAME_MAX);
+		name_oneline(X509_get_issuer_name(c), issuers[n], TLS_NAME_MAX);
+	}
+	return n;
 }

@@ -32,6 +32,11 @@ struct tls_details {
 	size_t nsan;
 	time_t not_before, not_after;
 	int self_signed;           /* issuer == subject and the key signs itself */
+	int name_checked;          /* a name to check was set (tls_client_ssl_new) */
+	int name_match;            /* the certificate is valid for that name,
+	                              whatever else is wrong with it: OpenSSL stops
+	                              at the first error, and an expired
+	                              certificate says nothing about its name */
 };
 
 /* A client context: system trust store plus ca_file (may be NULL),
@@ -45,5 +50,15 @@ SSL *tls_client_ssl_new(SSL_CTX *ctx, const char *sni, const char *verify_name);
 
 /* Reads the facts of a finished handshake. */
 void tls_client_details(SSL *ssl, struct tls_details *out);
+
+#define TLS_CHAIN_MAX 8
+#define TLS_NAME_MAX 256
+
+/* The certificates the peer sent, leaf first: the subject and issuer of
+ * each (RFC 2253 one-line form) into subjects[i] and issuers[i], at most
+ * max of them. Returns how many were written. Kept apart from
+ * tls_details so that delivery sessions do not carry the chain. */
+size_t tls_client_chain(SSL *ssl, char (*subjects)[TLS_NAME_MAX], char (*issuers)[TLS_NAME_MAX],
+                        size_t max);
 
 #endif

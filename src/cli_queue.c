@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "port25.h"
 #include "queue.h"
 #include "queue_run.h"
 #include "submit.h"
@@ -288,11 +289,21 @@ static void on_run_result(void *arg, const char *queue_id, const struct deliver_
 		char reply[sizeof(r->smtp.reply)];
 
 		json_array_append_new(rc->outcomes, json_pack(
-			"{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "queue_id", queue_id,
+			"{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s?}", "queue_id", queue_id,
 			"address", r->address, "status", deliver_status_name(r->status),
 			"relay", r->relay, "code", r->smtp.code, "dsn", r->smtp.dsn,
-			"reply", clean(r->smtp.reply, reply, sizeof(reply))));
+			"reply", clean(r->smtp.reply, reply, sizeof(reply)),
+			"via", r->via_relay ? "relay" : "direct",
+			"relay_name", r->via_relay ? r->relay_name : NULL,
+			"fallback", r->fallback != DELIVER_FALLBACK_NONE
+			                    ? deliver_fallback_name(r->fallback) : NULL));
 	}
+}
+
+static void on_run_note(void *arg, const char *text)
+{
+	(void)arg;
+	log_line("warning: %s", text);
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -311,12 +322,16 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 	struct queue_run_opts ro;
 	struct queue_run_stats st;
 	struct run_ctx rctx = { NULL };
+	struct submit_relay relay;
+	struct port25 p25;
+	char relay_refused[1024];
 	char hostname[SUBMIT_HOSTNAME_MAX], dns_list[CLI_DNS_LIST_MAX], err[1024];
 	enum submit_fail fail;
 	enum tls_level tls = (enum tls_level)conf->tls;
 	int rc = EX_OK;
 
 	memset(&sub, 0, sizeof(sub));
+	memset(&relay, 0, sizeof(relay));
 	if (o->tls != NULL && tls_level_parse(o->tls, &tls) < 0) {
 		cli_error(o->cmd, "--tls '%s': expected none, may, encrypt or verify", o->tls);
 		return EX_USAGE;
@@ -333,9 +348,28 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 	so.ca_file = o->ca_file ? o->ca_file : (conf->ca_file[0] ? conf->ca_file : NULL);
 	submit_timeouts(conf, o->common.timeout_set ? o->common.timeout_ms : 0, &so.timeouts);
 	so.max_sessions = o->max_sessions;
+	/* Fallback and the blocked-port-25 memory apply to queue runs as
+	 * to `mxsend send`: a deferred message whose MX is still unreachable
+	 * goes by the relay on its retry. */
+	port25_load(&p25, conf->state_dir, conf->port25_detect, conf->port25_block_time,
+	            (int64_t)time(NULL));
+	so.port25 = &p25;
+	so.fallback = conf->fallback;
+	so.note = on_run_note;
+	if (so.fallback != 0 && conf->nrelays > 0) {
+		if (submit_relay_open(conf, NULL, &relay, &fail, err, sizeof(err)) == 0) {
+			so.relay = &relay;
+		} else {
+			snprintf(relay_refused, sizeof(relay_refused), "%s", err);
+			so.relay_refused = relay_refused;
+			so.relay_name = relay.conf != NULL ? relay.conf->name : NULL;
+			log_line("warning: relay fallback is not available for this run: %s", err);
+		}
+	}
 	if (submit_open(&sub, &so, &fail, err, sizeof(err)) < 0) {
 		cli_error(o->cmd, "%s", err);
 		submit_close(&sub);
+		submit_relay_free(&relay);
 		return fail == SUBMIT_FAIL_DNS ? EX_CONFIG : EX_OSERR;
 	}
 	cli_queue_sched(conf, &sc);
@@ -380,7 +414,10 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 		       st.bounces == 1 ? "" : "s", st.finished, st.finished == 1 ? "" : "s");
 		fflush(stdout);
 	}
+	if (port25_save(&p25, err, sizeof(err)) < 0)
+		log_line("warning: the blocked-port-25 memory was not saved: %s", err);
 	submit_close(&sub);
+	submit_relay_free(&relay);
 	return rc;
 }
 

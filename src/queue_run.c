@@ -29,6 +29,7 @@
 #include "dsn.h"
 #include "log.h"
 #include "loop.h"
+#include "relay_rewrite.h"
 
 /* One claimed message during the pass. */
 struct run_item {
@@ -39,6 +40,9 @@ struct run_item {
 	size_t *map;                /* dr[k] is e->rcpts[map[k]] */
 	size_t ndr;
 	int dirty;                  /* records written, not yet synced */
+	char *relay_msg;            /* the message rewritten for the relay, or NULL */
+	char relay_from[ADDR_PATH_MAX]; /* MAIL FROM at the relay */
+	char *relay_refused;        /* why the relay cannot take it, or NULL */
 };
 
 struct run {
@@ -355,6 +359,29 @@ static void finalize(struct run *run, struct run_item *it)
 	run->st->finished++;
 }
 
+/* The message of it as the relay must get it (its From rules: the
+ * account as sender, From rewritten), for a fallback during this run. A
+ * message the relay refuses keeps the reason, which its recipients get
+ * if they would have fallen back. */
+static void relay_prepare_item(struct run_item *it, const struct conf_relay *rc,
+                               struct deliver_msg *dm)
+{
+	char err[512];
+	size_t len = 0;
+
+	if (relay_rewrite_apply(rc, it->e->sender, it->wire.rendered, it->wire.rendered_len,
+	                        &it->relay_msg, &len, it->relay_from, sizeof(it->relay_from), err,
+	                        sizeof(err)) < 0) {
+		it->relay_refused = strdup(err);
+		dm->relay_refused = it->relay_refused ? it->relay_refused
+		                                      : "the relay's From rules refuse this message";
+		return;
+	}
+	dm->relay_data = it->relay_msg != NULL ? it->relay_msg : it->wire.rendered;
+	dm->relay_data_len = it->relay_msg != NULL ? len : it->wire.rendered_len;
+	dm->relay_mail_from = it->relay_from;
+}
+
 int queue_run_pass(struct submit *sub, const struct submit_opts *so,
                    const struct queue_run_opts *o, struct queue_run_stats *st, char *err,
                    size_t errlen)
@@ -403,6 +430,10 @@ int queue_run_pass(struct submit *sub, const struct submit_opts *so,
 				if ((unsigned char)*p >= 0x80)
 					utf8 = 1;
 		submit_msg_init(&msgs[nmsgs], &it->wire, it->e->sender, it->dr, it->ndr, utf8);
+		if (so->relay != NULL)
+			relay_prepare_item(it, so->relay->conf, &msgs[nmsgs]);
+		else
+			msgs[nmsgs].relay_refused = so->relay_refused;
 		msgs[nmsgs].user = it;
 		nmsgs++;
 	}
@@ -421,6 +452,8 @@ done:
 		loop_timer_stop(run.loop, &run.sync_timer);
 	for (size_t i = 0; run.items != NULL && i < n; i++) {
 		submit_wire_free(&run.items[i].wire);
+		free(run.items[i].relay_msg);
+		free(run.items[i].relay_refused);
 		free(run.items[i].dr);
 		free(run.items[i].map);
 	}

@@ -120,11 +120,31 @@ struct relay {
 	struct xfer *xfers;          /* running */
 	char url[600];
 	int in_callback;             /* inside curl_multi_socket_action */
+	/* RELAY-03: once the relay refused the login, later jobs of this
+	 * client are not tried (a provider locks an account that keeps
+	 * failing); they are deferred with the first refusal's reason. */
+	int login_refused_code;      /* the AUTH reply code, 0 = none yet */
+	char login_refused[SMTP_TEXT_MAX];
+	struct skipped_job *skipped; /* jobs waiting to be answered so */
+	struct loop_timer skip_timer;
+	/* Until one transfer has got through the login, one runs at a time
+	 * and the others wait here: a wrong password costs one refusal, not
+	 * one per message of a queue run. */
+	int login_ok;                /* a transfer got past the login */
+	struct skipped_job *held, **held_tail;
+};
+
+/* A job submitted after the login was refused, answered on the next turn
+ * of the loop (never from inside relay_submit). */
+struct skipped_job {
+	struct relay_job *job;
+	struct skipped_job *next;
 };
 
 /* ---------------------------------------------------------------- loop glue */
 
 static void check_done(struct relay *r);
+static void release_held(struct relay *r);
 
 static void on_fd(int fd, unsigned events, void *arg)
 {
@@ -592,6 +612,12 @@ static void check_done(struct relay *r)
 			struct relay_job *j = x->job;
 
 			finish_job(x, res);
+			if (x->auth_code != 0 && !x->out.authenticated && r->login_refused_code == 0) {
+				r->login_refused_code = x->auth_code;
+				text_say(r->login_refused, sizeof(r->login_refused), "%s", x->out.reason);
+			} else if (x->out.authenticated || res == CURLE_OK) {
+				r->login_ok = 1;
+			}
 			x->job = NULL;
 			curl_multi_remove_handle(r->multi, x->easy);
 			j->done(j->arg, j, &x->out);
@@ -615,6 +641,7 @@ static void check_done(struct relay *r)
 		}
 		xfer_free(x);
 	}
+	release_held(r);
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -723,12 +750,90 @@ struct relay *relay_new(struct loop *loop, const struct relay_opts *o, char *err
 	return r;
 }
 
+static void on_skip_timer(void *arg)
+{
+	struct relay *r = arg;
+
+	while (r->skipped != NULL) {
+		struct skipped_job *sj = r->skipped;
+		struct relay_job *j = sj->job;
+		struct relay_outcome out;
+		char reason[SMTP_TEXT_MAX];
+
+		r->skipped = sj->next;
+		free(sj);
+		memset(&out, 0, sizeof(out));
+		text_say(out.peer, sizeof(out.peer), "%s:%u", r->o.conf->host, r->o.conf->port);
+		text_say(reason, sizeof(reason), "not tried: %s (earlier in this run; "
+		         "another attempt could lock the account)", r->login_refused);
+		text_say(out.reason, sizeof(out.reason), "%s", reason);
+		for (size_t i = 0; i < j->nrcpts; i++)
+			defer_rcpt(j->rcpts[i], r->login_refused_code, "4.7.8", reason);
+		j->done(j->arg, j, &out);
+	}
+}
+
+static int start_job(struct relay *r, struct relay_job *job);
+
+/* Jobs held back while the login was unproven: after a refusal they are
+ * answered without connecting; once a login worked they all start;
+ * otherwise (the first failed some other way) the next one tries. */
+static void release_held(struct relay *r)
+{
+	while (r->held != NULL && (r->login_refused_code != 0 || r->login_ok || r->xfers == NULL)) {
+		struct skipped_job *sj = r->held;
+
+		r->held = sj->next;
+		if (r->held == NULL)
+			r->held_tail = &r->held;
+		if (r->login_refused_code != 0) {
+			sj->next = r->skipped;
+			r->skipped = sj;
+			loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+			continue;
+		}
+		if (start_job(r, sj->job) < 0) {
+			/* Out of memory: answer it as a failure on the next turn. */
+			text_say(r->login_refused, sizeof(r->login_refused), "out of memory");
+			sj->next = r->skipped;
+			r->skipped = sj;
+			loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+			continue;
+		}
+		free(sj);
+	}
+}
+
 int relay_submit(struct relay *r, struct relay_job *job)
 {
-	struct xfer *x = xfer_new(r);
+	struct skipped_job *sj;
+
+	if (r->login_refused_code == 0 && (r->login_ok || r->xfers == NULL))
+		return start_job(r, job);
+	sj = calloc(1, sizeof(*sj));
+	if (sj == NULL)
+		return -1;
+	sj->job = job;
+	if (r->login_refused_code != 0) {
+		sj->next = r->skipped;
+		r->skipped = sj;
+		loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+		return 0;
+	}
+	if (r->held_tail == NULL)
+		r->held_tail = &r->held;
+	*r->held_tail = sj;
+	r->held_tail = &sj->next;
+	return 0;
+}
+
+static int start_job(struct relay *r, struct relay_job *job)
+{
+	struct xfer *x;
 	CURL *e;
 	int ok = 1;
 
+	x = xfer_new(r);
 	if (x == NULL)
 		return -1;
 	e = x->easy;
@@ -800,6 +905,16 @@ void relay_free(struct relay *r)
 		r->xfers = x->next;
 		xfer_free(x);
 	}
+	while (r->skipped != NULL || r->held != NULL) {
+		struct skipped_job *sj = r->skipped != NULL ? r->skipped : r->held;
+
+		if (sj == r->skipped)
+			r->skipped = sj->next;
+		else
+			r->held = sj->next;
+		free(sj);
+	}
+	loop_timer_stop(r->loop, &r->skip_timer);
 	loop_timer_stop(r->loop, &r->timer);
 	curl_multi_cleanup(r->multi);
 	free(r);

@@ -208,99 +208,36 @@ int submit_deliver(struct submit *s, const struct submit_opts *o, const struct s
                    size_t errlen)
 {
 	struct deliver_rcpt *r = calloc(rcpts->n ? rcpts->n : 1, sizeof(*r));
-	struct deliver_opts dopts;
 	struct deliver_msg dmsg;
-	SSL_CTX *ssl_ctx = NULL;
-	struct relay *relay = NULL;
-	const char *dmsg_relay_data = NULL, *dmsg_relay_from = NULL;
-	size_t dmsg_relay_len = 0;
-	int rc = -1;
+	int utf8 = 0;
 
 	*out = NULL;
 	*fail = SUBMIT_FAIL_NOMEM;
 	if (r == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return -1;
 	}
 	for (size_t i = 0; i < rcpts->n; i++) {
 		snprintf(r[i].address, sizeof(r[i].address), "%s", rcpts->v[i].addr);
 		snprintf(r[i].domain, sizeof(r[i].domain), "%s", rcpts->v[i].domain);
-	}
-	if (o->tls != TLS_LEVEL_NONE) {
-		ssl_ctx = tls_client_ctx_new(o->ca_file, err, errlen);
-		if (ssl_ctx == NULL) {
-			*fail = SUBMIT_FAIL_TLS;
-			goto done;
-		}
-	}
-	memset(&dopts, 0, sizeof(dopts));
-	dopts.ehlo_name = o->ehlo_name;
-	dopts.tls = o->tls;
-	dopts.ssl_ctx = ssl_ctx;
-	dopts.timeouts = o->timeouts;
-	dopts.max_sessions = o->max_sessions;
-	dopts.no_pipelining = o->no_pipelining;
-	if (o->relay != NULL) {
-		struct relay_opts ro;
-
-		/* The relay's transcript goes where the SMTP one goes: the
-		 * two callbacks have the same shape. */
-		submit_relay_opts(o->relay, o, o->trace, o->arg, &ro);
-		relay = relay_new(s->loop, &ro, err, errlen);
-		if (relay == NULL) {
-			*fail = SUBMIT_FAIL_CONFIG;
-			goto done;
-		}
-		dmsg_relay_data = o->relay->msg;
-		dmsg_relay_len = o->relay->msg_len;
-		dmsg_relay_from = o->relay->mail_from;
-	}
-	dopts.relay = relay;
-	dopts.relay_name = o->relay != NULL ? o->relay->conf->name : o->relay_name;
-	dopts.fallback = o->fallback;
-	dopts.relay_only = o->relay_only;
-	dopts.port25 = o->port25;
-	dopts.note = o->note;
-	dopts.on_result = o->on_result;
-	dopts.trace = o->trace;
-	dopts.arg = o->arg;
-	memset(&dmsg, 0, sizeof(dmsg));
-	dmsg.mail_from = mail_from;
-	/* RFC 6531: a non-ASCII address can only travel with SMTPUTF8. */
-	for (const char *p = mail_from; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			dmsg.smtputf8 = 1;
-	for (size_t i = 0; i < rcpts->n; i++)
+		/* RFC 6531: a non-ASCII address can only travel with SMTPUTF8. */
 		if (rcpts->v[i].utf8)
-			dmsg.smtputf8 = 1;
-	dmsg.utf8_headers = w->info.header_8bit;
-	dmsg.data = buf_head(&w->data);
-	dmsg.data_len = buf_avail(&w->data);
-	dmsg.size = w->rendered_len;
-	dmsg.eightbit = w->info.body_8bit;
-	dmsg.data7 = buf_avail(&w->data7) ? buf_head(&w->data7) : NULL;
-	dmsg.data7_len = buf_avail(&w->data7);
-	dmsg.size7 = w->size7;
-	dmsg.relay_data = dmsg_relay_data;
-	dmsg.relay_data_len = dmsg_relay_len;
-	dmsg.relay_mail_from = dmsg_relay_from;
-	dmsg.relay_refused = o->relay != NULL ? NULL : o->relay_refused;
-	dmsg.rcpts = r;
-	dmsg.nrcpts = rcpts->n;
-	if (deliver_run(s->loop, s->route, &dopts, &dmsg, 1) < 0) {
-		snprintf(err, errlen, "out of memory during delivery");
-		goto done;
+			utf8 = 1;
+	}
+	submit_msg_init(&dmsg, w, mail_from, r, rcpts->n, utf8);
+	if (o->relay != NULL) {
+		dmsg.relay_data = o->relay->msg;
+		dmsg.relay_data_len = o->relay->msg_len;
+		dmsg.relay_mail_from = o->relay->mail_from;
+	} else {
+		dmsg.relay_refused = o->relay_refused;
+	}
+	if (submit_deliver_msgs(s, o, &dmsg, 1, fail, err, errlen) < 0) {
+		free(r);
+		return -1;
 	}
 	*out = r;
-	r = NULL;
-	*fail = SUBMIT_FAIL_NONE;
-	rc = 0;
-done:
-	relay_free(relay);
-	if (ssl_ctx != NULL)
-		SSL_CTX_free(ssl_ctx);
-	free(r);
-	return rc;
+	return 0;
 }
 
 /* ---- relay (issue 4) ---- */
@@ -358,6 +295,18 @@ int submit_relay_prepare(const struct conf *c, const char *name, const struct su
 		p->msg_len = w->rendered_len;
 	}
 	if (relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+		return -1;
+	*fail = SUBMIT_FAIL_NONE;
+	return 0;
+}
+
+int submit_relay_open(const struct conf *c, const char *name, struct submit_relay *p,
+                      enum submit_fail *fail, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	*fail = SUBMIT_FAIL_CONFIG;
+	p->conf = submit_relay_pick(c, name, err, errlen);
+	if (p->conf == NULL || relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
 		return -1;
 	*fail = SUBMIT_FAIL_NONE;
 	return 0;
@@ -478,6 +427,7 @@ int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct de
 {
 	struct deliver_opts dopts;
 	SSL_CTX *ssl_ctx = NULL;
+	struct relay *relay = NULL;
 	int rc = -1;
 
 	*fail = SUBMIT_FAIL_NOMEM;
@@ -488,6 +438,18 @@ int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct de
 			return -1;
 		}
 	}
+	if (o->relay != NULL) {
+		struct relay_opts ro;
+
+		/* The relay's transcript goes where the SMTP one goes: the
+		 * two callbacks have the same shape. */
+		submit_relay_opts(o->relay, o, o->trace, o->arg, &ro);
+		relay = relay_new(s->loop, &ro, err, errlen);
+		if (relay == NULL) {
+			*fail = SUBMIT_FAIL_CONFIG;
+			goto done;
+		}
+	}
 	memset(&dopts, 0, sizeof(dopts));
 	dopts.ehlo_name = o->ehlo_name;
 	dopts.tls = o->tls;
@@ -495,6 +457,12 @@ int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct de
 	dopts.timeouts = o->timeouts;
 	dopts.max_sessions = o->max_sessions;
 	dopts.no_pipelining = o->no_pipelining;
+	dopts.relay = relay;
+	dopts.relay_name = o->relay != NULL ? o->relay->conf->name : o->relay_name;
+	dopts.fallback = o->fallback;
+	dopts.relay_only = o->relay_only;
+	dopts.port25 = o->port25;
+	dopts.note = o->note;
 	dopts.on_result = o->on_result;
 	dopts.trace = o->trace;
 	dopts.arg = o->arg;
@@ -505,6 +473,7 @@ int submit_deliver_msgs(struct submit *s, const struct submit_opts *o, struct de
 	*fail = SUBMIT_FAIL_NONE;
 	rc = 0;
 done:
+	relay_free(relay);
 	if (ssl_ctx != NULL)
 		SSL_CTX_free(ssl_ctx);
 	return rc;

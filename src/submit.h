@@ -184,6 +184,12 @@ int submit_relay_prepare(const struct conf *c, const char *name, const struct su
                          const char *mail_from, struct submit_relay *p,
                          enum submit_fail *fail, char *err, size_t errlen);
 
+/* The same for a whole queue run, without a message: picks the relay and
+ * reads its secret into p (p->msg stays NULL); each message then goes
+ * through relay_rewrite_apply with p->conf. Same returns. */
+int submit_relay_open(const struct conf *c, const char *name, struct submit_relay *p,
+                      enum submit_fail *fail, char *err, size_t errlen);
+
 /* The relay client options for p: conf, secret, trust anchors (the
  * section's ca_file, else o->ca_file), EHLO name and timeouts from o
  * (connect = o->timeouts.connect, the whole transfer = greeting + data_end

@@ -308,15 +308,12 @@ sandbox_enter()
 	TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mxsend-$(basename "$0" .test).XXXXXX") ||
 		bail_out "cannot make a temporary directory"
 	trap cleanup EXIT
-	# What mxsend keeps between runs as root (the blocked-port-25 memory,
-	# the spool) must neither leak from one test into the next nor touch
-	# the machine's: each sandbox gets its own empty copies (the mount
-	# namespace is private, so these mounts end with the test).
-	local d
-	for d in /var/lib/mxsend /var/spool/mxsend; do
-		mkdir -p "$d" && mount -t tmpfs -o mode=0700,size=64m tmpfs "$d" ||
-			bail_out "cannot mount a private $d"
-	done
+	# The same for what mxsend keeps between runs as root (the
+	# blocked-port-25 memory in /var/lib/mxsend): an empty private copy,
+	# so no test inherits another's state or leaves its own on the host.
+	mkdir -p /var/lib/mxsend &&
+		mount -t tmpfs -o mode=0700,size=1m tmpfs /var/lib/mxsend ||
+		bail_out "cannot mount a private /var/lib/mxsend"
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	[ -n "${MXSEND:-}" ] || bail_out "MXSEND is not set (run through make check)"

@@ -77,8 +77,9 @@ void mxsend_free(void *p);
  * Delivery is direct to each recipient domain's MX hosts (port 25), with
  * the TLS policy of the options. A delivery problem is never an error
  * code: it is a recipient's result (deferred or bounced, with the
- * server's reply). There is no queue yet: a deferred recipient did not get
- * the message and the caller sends it again later.
+ * server's reply). mxsend_send neither queues nor falls back to a relay
+ * (the mxsend command does both): a deferred recipient did not get the
+ * message and the caller sends it again later.
  */
 
 /* What the int-returning calls below return. Every error leaves a reason

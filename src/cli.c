@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -142,12 +143,37 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg, const char *c
 	}
 }
 
+/* The configuration file when --config is not given, as msmtp and dma
+ * look for theirs (a sendmail called from cron or PHP cannot pass an
+ * option): $MXSEND_CONFIG, then the user's ~/.config/mxsend/mxsend.conf
+ * ($XDG_CONFIG_HOME), then the system's /etc/mxsend.conf; the first that
+ * exists. NULL when none does: the built-in defaults apply. */
+static const char *default_conf_path(char *buf, size_t len)
+{
+	const char *env = getenv("MXSEND_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+
+	if (env != NULL && env[0] != '\0')
+		return env;
+	buf[0] = '\0';
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(buf, len, "%s/mxsend/mxsend.conf", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(buf, len, "%s/.config/mxsend/mxsend.conf", home);
+	if (buf[0] != '\0' && access(buf, F_OK) == 0)
+		return buf;
+	if (access(MXSEND_SYSCONF, F_OK) == 0)
+		return MXSEND_SYSCONF;
+	return NULL;
+}
+
 int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd)
 {
-	char err[1024];
+	char err[1024], buf[1024];
+	const char *path = c->config_path != NULL ? c->config_path : default_conf_path(buf, sizeof(buf));
 
 	conf_defaults(conf);
-	if (c->config_path != NULL && conf_load(c->config_path, conf, err, sizeof(err)) < 0) {
+	if (path != NULL && conf_load(path, conf, err, sizeof(err)) < 0) {
 		cli_error(cmd, "%s", err);
 		return EX_CONFIG;
 	}
@@ -183,7 +209,8 @@ static void usage(FILE *out)
 	      "                            the queue of deferred messages (mxsend queue --help)\n"
 	      "\n"
 	      "common options:\n"
-	      "  --config FILE   read this configuration file\n"
+	      "  --config FILE   read this configuration file (default: $MXSEND_CONFIG,\n"
+	      "                  ~/.config/mxsend/mxsend.conf, then " MXSEND_SYSCONF ")\n"
 	      "  --json          one JSON document on stdout\n"
 	      "  -v              trace what happens on stderr\n"
 	      "  --dns HOST[:PORT]  use this DNS server (repeatable) instead of resolv.conf\n"

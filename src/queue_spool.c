@@ -243,7 +243,7 @@ static int apply_record(struct queue_entry *e, const char *rec, size_t len, char
 		return 0;
 	}
 bad:
-	snprintf(err, errlen, "bad record '%.60s'", rec);
+	snprintf(err, errlen, "bad record '%.*s'", (int)(len > 60 ? 60 : len), rec);
 	return -1;
 }
 
@@ -317,7 +317,8 @@ int queue_spool_parse(const char *buf, size_t len, int with_data, struct queue_e
 		}
 		val = memchr(line, ' ', n);
 		if (val == NULL) {
-			snprintf(err, errlen, "bad header line '%.40s'", line);
+			/* line is not NUL-terminated at its end: bounded by n */
+			snprintf(err, errlen, "bad header line '%.*s'", (int)(n > 40 ? 40 : n), line);
 			return -1;
 		}
 		val++;

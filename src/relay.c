@@ -37,7 +37,10 @@
  * against the provider's daily quota (RELAY-02, RELAY-04) and, for
  * QQ's per-connection limits, N logins; the trace costs nothing extra.
  * Checked against Debian's libcurl 7.88.1 by tests/integration/relay.test
- * (one recipient of three refused with 550, one with 450).
+ * (one recipient of three refused with 550, one with 450). The server's
+ * reply lines reach this code, so relay_trace_replay (relay_trace.h) feeds
+ * a recorded trace through the same callback without a transfer, for the
+ * fuzzer (tests/fuzz/fuzz_relay_trace.c).
  *
  * Classification (STYLE.md principle 2, STANDARDS.md section 10): RCPT 4xx
  * defers that recipient, 5xx bounces it (QQ's "550 ... frequency limited"
@@ -50,6 +53,7 @@
 #include "config.h"
 
 #include "relay.h"
+#include "relay_trace.h"
 
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -205,7 +209,8 @@ static void peer_name(struct xfer *x, char *out, size_t len)
 	char *ip = NULL;
 	long port = 0;
 
-	if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
+	if (x->easy != NULL &&
+	    curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
 	    ip[0] != '\0') {
 		curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_PORT, &port);
 		text_say(out, len, "%s[%s]:%ld", x->r->o.conf->host, ip, port);
@@ -232,7 +237,7 @@ static void capture_tls(struct xfer *x)
 {
 	struct curl_tlssessioninfo *ti = NULL;
 
-	if (x->tls_captured)
+	if (x->tls_captured || x->easy == NULL)
 		return;
 	if (curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
 	    ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL)
@@ -568,6 +573,25 @@ static void finish_job(struct xfer *x, CURLcode res)
 	}
 }
 
+/* A check's outcome into x->check (its done callback is the caller's). */
+static void finish_check(struct xfer *x, CURLcode res)
+{
+	struct relay_check *c = x->check;
+
+	if (res != CURLE_OK || !x->out.authenticated) {
+		char dsn[16];
+
+		job_reason(x, res, dsn, sizeof(dsn));
+		if (res == CURLE_OK && x->auth_code == 0 && x->r->o.password != NULL)
+			text_say(x->out.reason, sizeof(x->out.reason), "relay %s did not offer "
+			         "AUTH (no login was made)", x->r->o.conf->name);
+	}
+	c->out = x->out;
+	c->auth_code = x->auth_code;
+	text_say(c->auth_reply, sizeof(c->auth_reply), "%s", x->auth_reply);
+	relay_hint(x->r->o.conf, x->auth_code, x->auth_reply, c->hint, sizeof(c->hint));
+}
+
 static void unlink_xfer(struct relay *r, struct xfer *x)
 {
 	for (struct xfer **pp = &r->xfers; *pp != NULL; pp = &(*pp)->next) {
@@ -624,18 +648,7 @@ static void check_done(struct relay *r)
 		} else {
 			struct relay_check *c = x->check;
 
-			if (res != CURLE_OK || !x->out.authenticated) {
-				char dsn[16];
-
-				job_reason(x, res, dsn, sizeof(dsn));
-				if (res == CURLE_OK && x->auth_code == 0 && x->r->o.password != NULL)
-					text_say(x->out.reason, sizeof(x->out.reason), "relay %s did not offer "
-					         "AUTH (no login was made)", x->r->o.conf->name);
-			}
-			c->out = x->out;
-			c->auth_code = x->auth_code;
-			text_say(c->auth_reply, sizeof(c->auth_reply), "%s", x->auth_reply);
-			relay_hint(r->o.conf, x->auth_code, x->auth_reply, c->hint, sizeof(c->hint));
+			finish_check(x, res);
 			curl_multi_remove_handle(r->multi, x->easy);
 			c->done(c->arg, c);
 		}
@@ -958,4 +971,61 @@ void relay_hint(const struct conf_relay *conf, int code, const char *reply, char
 		text_say(hint, hintlen, "the provider limits how often this account or address may "
 		         "send; the message is kept for later");
 	}
+}
+
+/* ---------------------------------------------------------------- replay */
+
+int relay_trace_replay(const struct relay_opts *o, struct relay_job *job,
+                       struct relay_check *check, const struct relay_trace_event *ev,
+                       size_t n, int res, struct relay_outcome *out)
+{
+	struct relay r;
+	struct xfer *x = calloc(1, sizeof(*x));
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	r.o = *o;
+	if (x == NULL)
+		return -1;
+	x->r = &r;
+	x->job = job;
+	x->check = job == NULL ? check : NULL;
+	text_say(x->out.peer, sizeof(x->out.peer), "%s:%u", o->conf->host, o->conf->port);
+	if (job != NULL) {
+		x->rcpt_answered = calloc(job->nrcpts ? job->nrcpts : 1, sizeof(int));
+		if (x->rcpt_answered == NULL)
+			goto done;
+		for (size_t i = 0; i < job->nrcpts; i++)
+			job->rcpts[i]->status = SMTP_RCPT_PENDING;
+	} else if (x->check != NULL) {
+		memset(&check->out, 0, sizeof(check->out));
+		check->greeting[0] = '\0';
+		check->ncaps = 0;
+		check->auth_code = 0;
+		check->auth_reply[0] = check->hint[0] = '\0';
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* a copy of exactly the octets libcurl would pass */
+		char *d = malloc(ev[i].len ? ev[i].len : 1);
+		curl_infotype type = ev[i].dir == '>' ? CURLINFO_HEADER_OUT :
+		                     ev[i].dir == '<' ? CURLINFO_HEADER_IN : CURLINFO_TEXT;
+
+		if (d == NULL)
+			goto done;
+		if (ev[i].len > 0)
+			memcpy(d, ev[i].data, ev[i].len);
+		debug_cb(NULL, type, d, ev[i].len, x);
+		free(d);
+	}
+	if (job != NULL)
+		finish_job(x, (CURLcode)res);
+	else if (x->check != NULL)
+		finish_check(x, (CURLcode)res);
+	if (out != NULL)
+		*out = x->out;
+	rc = 0;
+done:
+	free(x->rcpt_answered);
+	free(x);
+	return rc;
 }

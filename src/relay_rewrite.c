@@ -160,10 +160,15 @@ int relay_rewrite_from_addr(const char *data, size_t len, char *from, size_t fro
 }
 
 /* Appends the display name as a phrase: encoded words as they are, any
- * other text as a quoted-string (RFC 5322 3.2.4) with \ and " escaped. */
+ * other text as a quoted-string (RFC 5322 3.2.4) with \ and " escaped.
+ * A name is copied bare only when it holds no RFC 5322 special (3.2.3):
+ * an encoded word never does (RFC 2047 5(3)), and a name that came from
+ * a quoted-string, such as "=?x?= <other@example.org>,", would otherwise
+ * turn into a second mailbox ahead of the account (RELAY-01). */
 static void put_phrase(struct buf *b, const char *name)
 {
-	if (strstr(name, "=?") != NULL && strstr(name, "?=") != NULL) {
+	if (strstr(name, "=?") != NULL && strstr(name, "?=") != NULL &&
+	    strpbrk(name, "()<>[]:;@\\,.\"") == NULL) {
 		buf_append(b, name, strlen(name));
 		return;
 	}

@@ -71,6 +71,22 @@ static void test_rewrite_encoded_folded(void **state)
 	free(out);
 }
 
+/* A quoted name that only looks like an encoded word is quoted again:
+ * copied bare, its "<...>," would put another mailbox ahead of the
+ * account in From (found by tests/fuzz/fuzz_relay_rewrite.c; RELAY-01). */
+static void test_rewrite_fake_encoded_name(void **state)
+{
+	struct conf_relay r = qq(1);
+	char *out = NULL, eff[300], err[1024];
+	const char *m = "From: \"=?utf-8?q?x?= <evil@example.com>,\" <a@b.c>\r\n\r\n";
+
+	(void)state;
+	assert_int_equal(apply(&r, "a@b.c", m, &out, eff, err), 0);
+	assert_string_equal(out, "From: \"=?utf-8?q?x?= <evil@example.com>,\" <6464@qq.com>\r\n"
+	                    "Reply-To: \"=?utf-8?q?x?= <evil@example.com>,\" <a@b.c>\r\n\r\n");
+	free(out);
+}
+
 /* An existing Reply-To is kept; no name gives a bare address. */
 static void test_rewrite_keeps_reply_to(void **state)
 {
@@ -184,6 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rewrite_plain_name),
 		cmocka_unit_test(test_rewrite_encoded_folded),
+		cmocka_unit_test(test_rewrite_fake_encoded_name),
 		cmocka_unit_test(test_rewrite_keeps_reply_to),
 		cmocka_unit_test(test_rewrite_quotes_escaped),
 		cmocka_unit_test(test_check_refuses_mismatch),

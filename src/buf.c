@@ -155,6 +155,15 @@ void buf_consume(struct buf *b, size_t n)
 	}
 }
 
+void buf_truncate(struct buf *b, size_t avail)
+{
+	if (avail >= b->len - b->off)
+		return;
+	b->len = b->off + avail;
+	if (b->data != NULL)
+		b->data[b->len] = '\0';
+}
+
 void buf_reset(struct buf *b)
 {
 	b->off = 0;

@@ -50,5 +50,8 @@ size_t buf_avail(const struct buf *b);
 void buf_consume(struct buf *b, size_t n);
 /* Empties the buffer and forgets an earlier failure; keeps the memory. */
 void buf_reset(struct buf *b);
+/* Drops what was appended after the first avail unconsumed bytes (a
+ * piece that turned out not to fit); nothing when avail is not less. */
+void buf_truncate(struct buf *b, size_t avail);
 
 #endif

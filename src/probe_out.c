@@ -169,7 +169,7 @@ static json_t *session_json(const struct probe_domain *d, const struct route_add
 	if (r == NULL)
 		return json_pack("{s:s, s:i, s:s, s:[s]}", "address", a->text, "port", (int)pa->port,
 		                 "verdict", "fail", "reasons", "not probed (out of memory)");
-	o = json_pack("{s:s, s:s, s:i, s:b, s:i, s:o, s:o, s:b, s:o, s:o, s:o, s:s?, s:s?, s:i,"
+	o = json_pack("{s:s, s:s, s:i, s:b, s:i, s:o, s:o, s:b, s:o, s:o, s:o, s:s?, s:o, s:i,"
 	              " s:o, s:s, s:o}",
 	              "address", a->text,
 	              "family", a->family == AF_INET ? "ipv4" : "ipv6",
@@ -183,7 +183,9 @@ static json_t *session_json(const struct probe_domain *d, const struct route_add
 	              "tls", tls_json(r, d->now),
 	              "tls_error", r->tls_attempted && !r->tls_ok ? jstr(r->tls_error) : json_null(),
 	              "failed_step", r->error[0] ? probe_step_label(r->failed_step) : NULL,
-	              "error", r->error[0] ? r->error : NULL,
+	              /* It may quote a server's bytes: never let them void the
+	               * whole session object. */
+	              "error", r->error[0] ? jstr(r->error) : json_null(),
 	              "total_ms", (int)r->total_ms,
 	              "ptr", ptr_json(&pa->ptr),
 	              "verdict", probe_verdict_name(pa->verdict),

@@ -206,8 +206,15 @@ static int rewrite(const struct conf_relay *r, const struct addr *account, const
 	buf_append(&b, d, s.from_start);
 	buf_append(&b, "From: ", 6);
 	if (from.name[0] != '\0') {
+		size_t mark = buf_avail(&b);
+
 		put_phrase(&b, from.name);
 		buf_putc(&b, ' ');
+		/* Quoting can double a long name: a From line over 998 octets
+		 * (RFC 5322 2.1.1, DLV-25) would be refused, so such a name
+		 * is left out; the original From is in Reply-To. */
+		if (buf_avail(&b) - mark + strlen(account->addr) + 10 > 998)
+			buf_truncate(&b, mark);
 	}
 	buf_putc(&b, '<');
 	buf_append(&b, account->addr, strlen(account->addr));

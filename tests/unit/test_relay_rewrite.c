@@ -113,6 +113,38 @@ static void test_rewrite_quotes_escaped(void **state)
 	free(out);
 }
 
+/* DLV-25: a long name of quotes doubles when escaped; the rewritten From
+ * line must still fit 998 octets, so the name is left out. */
+static void test_rewrite_long_name_fits(void **state)
+{
+	struct conf_relay r = qq(1);
+	char *out = NULL, eff[300], err[1024], m[1200];
+	const char *line, *end;
+
+	(void)state;
+	/* 505 escaped quotes: \" pairs inside a quoted-string, a name of
+	 * 505 octets that is 1012 once quoted again. */
+	{
+		char q[1100];
+		size_t n = 0;
+
+		for (int i = 0; i < 505; i++) {
+			q[n++] = '\\';
+			q[n++] = '"';
+		}
+		q[n] = '\0';
+		snprintf(m, sizeof(m), "From: \"%s\" <a@example.org>\r\n\r\nbody\r\n", q);
+	}
+	assert_int_equal(apply(&r, "a@example.org", m, &out, eff, err), 0);
+	line = strstr(out, "From: ");
+	assert_non_null(line);
+	end = strstr(line, "\r\n");
+	assert_non_null(end);
+	assert_true(end - line <= 998);
+	assert_non_null(strstr(line, "<6464@qq.com>"));
+	free(out);
+}
+
 /* RELAY-01: without rewrite_from an enforcing preset refuses, and says
  * how to fix it. */
 static void test_check_refuses_mismatch(void **state)
@@ -203,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_rewrite_fake_encoded_name),
 		cmocka_unit_test(test_rewrite_keeps_reply_to),
 		cmocka_unit_test(test_rewrite_quotes_escaped),
+		cmocka_unit_test(test_rewrite_long_name_fits),
 		cmocka_unit_test(test_check_refuses_mismatch),
 		cmocka_unit_test(test_check_not_enforced),
 		cmocka_unit_test(test_malformed_headers),

@@ -263,9 +263,11 @@ static void text_session(FILE *out, const struct probe_domain *d, const struct r
 		        t->cipher, t->group[0] ? " " : "", t->group, r->tls_ms,
 		        t->verified ? "verified" : "NOT verified: ", t->verified ? "" : t->verify_error);
 		if (t->have_cert) {
+			long left = probe_days_left(t->not_after, d->now);
+
 			probe_format_time(t->not_after, until, sizeof(until));
-			fprintf(out, "%scertificate: %s, issuer %s, until %s (%ld days)\n", ind,
-			        t->subject, t->issuer, until, probe_days_left(t->not_after, d->now));
+			fprintf(out, "%scertificate: %s, issuer %s, until %s (%ld day%s)\n", ind,
+			        t->subject, t->issuer, until, left, left == 1 || left == -1 ? "" : "s");
 			if (t->nsan > 0) {
 				fprintf(out, "%snames:", ind);
 				for (size_t i = 0; i < t->nsan; i++)

@@ -90,8 +90,10 @@ static enum probe_verdict judge_cert(const struct probe_result *r, const char *m
 	}
 	if (t->not_after != 0 && t->not_after < o->now) {
 		probe_format_time(t->not_after, when, sizeof(when));
-		strlist_addf(reasons, "certificate expired on %s (%ld days ago): a sender that "
-		             "verifies TLS cannot deliver", when, -probe_days_left(t->not_after, o->now));
+		long ago = -probe_days_left(t->not_after, o->now);
+
+		strlist_addf(reasons, "certificate expired on %s (%ld day%s ago): a sender that "
+		             "verifies TLS cannot deliver", when, ago, ago == 1 ? "" : "s");
 		v = PROBE_WARN;
 		explained |= t->verify_code == X509_V_ERR_CERT_HAS_EXPIRED;
 	} else if (t->not_before > o->now) {
@@ -101,8 +103,10 @@ static enum probe_verdict judge_cert(const struct probe_result *r, const char *m
 		explained |= t->verify_code == X509_V_ERR_CERT_NOT_YET_VALID;
 	} else if (t->not_after != 0 && probe_days_left(t->not_after, o->now) < (long)o->expiry_days) {
 		probe_format_time(t->not_after, when, sizeof(when));
-		strlist_addf(reasons, "certificate expires in %ld days (%s)",
-		             probe_days_left(t->not_after, o->now), when);
+		long left = probe_days_left(t->not_after, o->now);
+
+		strlist_addf(reasons, "certificate expires in %ld day%s (%s)", left,
+		             left == 1 ? "" : "s", when);
 		v = PROBE_WARN;
 	}
 	if (t->self_signed) {

@@ -434,6 +434,8 @@ pf_tls_make_ca() {
 # pf_tls_make_cert DIR BASE DNSNAME...: DIR/BASE.crt and DIR/BASE.key for
 # the given DNS names (subjectAltName; CN = the first), signed by the CA
 # in DIR (made by pf_tls_make_ca). DIR/BASE.chain.pem holds key + cert.
+# (valid for $PF_CERT_DAYS days, default 2: tests that look at expiry
+# get a certificate close to it on purpose)
 pf_tls_make_cert() {
 	local dir=$1 base=$2 san="" n
 	shift 2
@@ -451,7 +453,7 @@ pf_tls_make_cert() {
 	    "keyUsage=critical,digitalSignature,keyEncipherment" \
 	    "extendedKeyUsage=serverAuth" >"$dir/$base.ext" &&
 	openssl x509 -req -in "$dir/$base.csr" -CA "$dir/ca.crt" \
-	    -CAkey "$dir/ca.key" -CAcreateserial -days 2 -sha256 \
+	    -CAkey "$dir/ca.key" -CAcreateserial -days "${PF_CERT_DAYS:-2}" -sha256 \
 	    -extfile "$dir/$base.ext" -out "$dir/$base.crt" \
 	    2>>"$dir/$base.err" || {
 		pf__err "cert $base: $(cat "$dir/$base.err")"

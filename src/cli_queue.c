@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,6 +301,27 @@ static void on_run_result(void *arg, const char *queue_id, const struct deliver_
 	}
 }
 
+/* How many messages one pass may claim. A claimed message holds two
+ * descriptors (its file and journal, locked) until it is done, and the
+ * sessions need theirs: so the soft limit is first raised to the hard one,
+ * and a pass takes at most half of what is left after a reserve for
+ * sockets. What is not claimed stays queued for the next pass. */
+static size_t claim_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 256;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000)
+		return 250000;
+	return rl.rlim_cur > 1024 ? (size_t)(rl.rlim_cur - 512) / 2 : 256;
+}
+
 static void on_run_note(void *arg, const char *text)
 {
 	(void)arg;
@@ -379,6 +401,7 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 	ro.now = cli_queue_now();
 	ro.all = all;
 	ro.only_id = o->only_id;
+	ro.max_messages = claim_limit();
 	ro.hostname = hostname;
 	ro.on_result = on_run_result;
 	ro.arg = &rctx;

@@ -58,7 +58,11 @@
  * Duplicates: a recipient is marked sent right after the server's 250 to
  * the end of data. If the process dies (or the machine loses power before
  * the fdatasync) between that 250 and the record, the recipient is sent
- * again on the next run. That window is unavoidable for any store and
+ * again on the next run. A runner removes a message as soon as its last
+ * recipient is sent (finish_lazy), in the same turn of the event loop,
+ * and makes the removal durable with the other records of that turn
+ * (sync_batch: one fsync of msg/ for all): the removal is then the
+ * record, and no journal needs an fdatasync for it. That window is unavoidable for any store and
  * forward MTA (RFC 5321 6.1 prefers a duplicate to a loss); everything
  * confirmed in the journal is never sent again.
  */
@@ -163,8 +167,19 @@ struct queue_ops {
 	int (*record_sched)(struct queue *q, struct queue_entry *e, char *err, size_t errlen);
 	/* Makes every record of e durable (fdatasync). */
 	int (*sync)(struct queue *q, struct queue_entry *e, char *err, size_t errlen);
+	/* Makes every record of the n entries durable, and every removal by
+	 * finish_lazy since the last sync: one fdatasync per journal written
+	 * to, and one fsync of the directory for all the journals made and
+	 * messages removed. Returns 0, or -1 with the first reason. */
+	int (*sync_batch)(struct queue *q, struct queue_entry *const *v, size_t n, char *err,
+	                  size_t errlen);
 	/* Removes a claimed message for good (everything is final). */
 	int (*finish)(struct queue *q, struct queue_entry *e, char *err, size_t errlen);
+	/* The same, then releases e, without waiting for the disk: the
+	 * removal is durable after the next sync_batch (or sync). A power
+	 * loss before it may bring the message back, to be sent again (the
+	 * duplicate window below), never lose it. */
+	int (*finish_lazy)(struct queue *q, struct queue_entry *e, char *err, size_t errlen);
 	/* Drops the claim (the lock) of e; e stays loaded. */
 	void (*release)(struct queue *q, struct queue_entry *e);
 	/* Loads every message without its data and without locking, sorted

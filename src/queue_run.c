@@ -4,9 +4,13 @@
  * Owns one pass: the claimed entries, their wire forms and delivery
  * results, and the order of the writes that make the pass crash-safe:
  *   1. each recipient's outcome is written to the queue the moment
- *      deliver_run reports it, and made durable (sync) at the end of that
- *      turn of the event loop (a zero-delay timer gathers the outcomes of
- *      one reply, e.g. the many recipients of one 250 after DATA);
+ *      deliver_run reports it, and made durable (sync_batch) at the end of
+ *      that turn of the event loop (a zero-delay timer gathers the
+ *      outcomes of one reply, e.g. the many recipients of one 250 after
+ *      DATA, and of every session that answered in that turn: one
+ *      fdatasync per journal, one fsync of the directory for all); a
+ *      message whose last recipient was just sent is removed instead
+ *      (finish_lazy), the removal made durable by the same sync;
  *   2. a bounce is queued durably before the failed recipients are marked
  *      notified: a crash in between sends the bounce twice, never not at
  *      all;
@@ -43,6 +47,7 @@ struct run_item {
 	char *relay_msg;            /* the message rewritten for the relay, or NULL */
 	char relay_from[ADDR_PATH_MAX]; /* MAIL FROM at the relay */
 	char *relay_refused;        /* why the relay cannot take it, or NULL */
+	int done;                   /* removed from the queue during delivery */
 };
 
 struct run {
@@ -52,6 +57,7 @@ struct run {
 	size_t nitems;
 	struct loop *loop;
 	struct loop_timer sync_timer;
+	struct queue_entry **batch; /* nitems slots: the entries to sync */
 };
 
 static uint32_t random32(void)
@@ -75,8 +81,23 @@ void queue_run_result(const struct deliver_rcpt *r, int64_t now, struct queue_rc
 	snprintf(out->reply, sizeof(out->reply), "%s", r->smtp.reply);
 }
 
+/* Is every recipient of e final: sent, or failed and reported? */
+static int all_final(const struct queue_entry *e)
+{
+	for (size_t i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].state == QUEUE_RCPT_PENDING ||
+		    (e->rcpts[i].state == QUEUE_RCPT_FAILED && !e->rcpts[i].notified))
+			return 0;
+	return 1;
+}
+
+/* The end of a turn: a message with nothing left to do is removed (its
+ * removal is its record), the others' journals are synced, and one
+ * sync_batch makes both durable. */
 static void sync_dirty(struct run *run)
 {
+	struct queue *q = run->o->q;
+	size_t nb = 0;
 	char err[256];
 
 	for (size_t i = 0; i < run->nitems; i++) {
@@ -84,11 +105,22 @@ static void sync_dirty(struct run *run)
 
 		if (!it->dirty)
 			continue;
-		if (run->o->q->ops->sync(run->o->q, it->e, err, sizeof(err)) < 0) {
+		it->dirty = 0;
+		if (all_final(it->e)) {
+			if (q->ops->finish_lazy(q, it->e, err, sizeof(err)) == 0) {
+				it->done = 1;
+				log_line("%s: removed", it->e->id);
+				run->st->finished++;
+				continue;
+			}
 			log_line("%s: %s", it->e->id, err);
 			run->st->errors++;
 		}
-		it->dirty = 0;
+		run->batch[nb++] = it->e;
+	}
+	if (q->ops->sync_batch(q, run->batch, nb, err, sizeof(err)) < 0) {
+		log_line("%s", err);
+		run->st->errors++;
 	}
 }
 
@@ -408,8 +440,9 @@ int queue_run_pass(struct submit *sub, const struct submit_opts *so,
 		goto done;
 	}
 	run.items = calloc(n, sizeof(*run.items));
+	run.batch = calloc(n, sizeof(*run.batch));
 	msgs = calloc(n, sizeof(*msgs));
-	if (run.items == NULL || msgs == NULL) {
+	if (run.items == NULL || run.batch == NULL || msgs == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
@@ -445,7 +478,8 @@ int queue_run_pass(struct submit *sub, const struct submit_opts *so,
 	loop_timer_stop(run.loop, &run.sync_timer);
 	sync_dirty(&run);
 	for (size_t i = 0; i < n; i++)
-		finalize(&run, &run.items[i]);
+		if (!run.items[i].done)
+			finalize(&run, &run.items[i]);
 	rc = 0;
 done:
 	if (run.loop != NULL)
@@ -458,6 +492,7 @@ done:
 		free(run.items[i].map);
 	}
 	free(run.items);
+	free(run.batch);
 	free(msgs);
 	queue_entries_free(o->q, entries, n); /* releases the locks */
 	return rc;

@@ -46,6 +46,8 @@ struct spool {
 	int msgfd;             /* msg/ */
 	int tmpfd;             /* tmp/ */
 	int qfd;               /* quarantine/ */
+	int dir_dirty;         /* msg/ changed (journal made, message removed
+	                          lazily) since its last fsync */
 };
 
 /* A claimed entry's descriptors. */
@@ -803,6 +805,8 @@ static int spool_claim(struct queue *q, const struct queue_sched_conf *sc, int64
 		if (only_id != NULL && strcmp(only_id, names[i]) != 0)
 			continue;
 		fd = openat(sp->msgfd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			break; /* out of descriptors: the rest waits for the next pass */
 		if (fd < 0)
 			continue; /* gone since the scan */
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -885,20 +889,68 @@ static int spool_record_sched(struct queue *q, struct queue_entry *e, char *err,
 	                         errlen);
 }
 
-static int spool_sync(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
+/* fdatasync of e's journal when it was written to; a journal just made
+ * marks msg/ for the directory fsync that follows. */
+static int sync_journal(struct spool *sp, struct queue_entry *e, char *err, size_t errlen)
 {
-	struct spool *sp = (struct spool *)q;
 	struct spool_priv *pv = e->priv;
 
 	if (pv == NULL || !pv->dirty)
 		return 0;
-	if (fdatasync(pv->jfd) < 0 || (pv->jnew && fsync(sp->msgfd) < 0)) {
+	if (fdatasync(pv->jfd) < 0) {
 		snprintf(err, errlen, "cannot sync the journal of %s: %s", e->id, strerror(errno));
 		return -1;
 	}
+	if (pv->jnew)
+		sp->dir_dirty = 1;
 	pv->dirty = 0;
 	pv->jnew = 0;
 	return 0;
+}
+
+static int sync_dir(struct spool *sp, char *err, size_t errlen)
+{
+	if (!sp->dir_dirty)
+		return 0;
+	if (fsync(sp->msgfd) < 0) {
+		snprintf(err, errlen, "cannot sync %s/msg: %s", sp->dir, strerror(errno));
+		return -1; /* still dirty: the next sync tries again */
+	}
+	sp->dir_dirty = 0;
+	return 0;
+}
+
+static int spool_sync(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
+{
+	struct spool *sp = (struct spool *)q;
+
+	if (sync_journal(sp, e, err, errlen) < 0)
+		return -1;
+	return sync_dir(sp, err, errlen);
+}
+
+static int spool_sync_batch(struct queue *q, struct queue_entry *const *v, size_t n, char *err,
+                            size_t errlen)
+{
+	struct spool *sp = (struct spool *)q;
+	char why[sizeof(sp->dir) + 256]; /* a reason after the first */
+	int rc = 0;
+
+	/* Every journal first, then the directory once for all of them and
+	 * for the removals: its fsync is what a lone message pays twice. */
+	for (size_t i = 0; i < n; i++) {
+		if (sync_journal(sp, v[i], why, sizeof(why)) < 0) {
+			if (rc == 0)
+				snprintf(err, errlen, "%s", why);
+			rc = -1;
+		}
+	}
+	if (sync_dir(sp, why, sizeof(why)) < 0) {
+		if (rc == 0)
+			snprintf(err, errlen, "%s", why);
+		rc = -1;
+	}
+	return rc;
 }
 
 static int spool_finish(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
@@ -919,13 +971,34 @@ static int spool_finish(struct queue *q, struct queue_entry *e, char *err, size_
 	return 0;
 }
 
-static void spool_release(struct queue *q, struct queue_entry *e)
+static void release_fds(struct queue_entry *e);
+
+static int spool_finish_lazy(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
+{
+	struct spool *sp = (struct spool *)q;
+	char jname[QUEUE_ID_MAX + 2];
+
+	/* The same order as spool_finish; the fsync between the two unlinks
+	 * is left out. Should only the journal's removal reach the disk
+	 * before a power loss, the message comes back without it and is sent
+	 * again: the duplicate window of queue.h, never a loss. */
+	if (unlinkat(sp->msgfd, e->id, 0) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove %s: %s", e->id, strerror(errno));
+		return -1;
+	}
+	snprintf(jname, sizeof(jname), "%s.j", e->id);
+	(void)unlinkat(sp->msgfd, jname, 0);
+	sp->dir_dirty = 1;
+	release_fds(e); /* nothing to sync: the files are gone */
+	return 0;
+}
+
+/* Closes e's descriptors, which drops its lock. */
+static void release_fds(struct queue_entry *e)
 {
 	struct spool_priv *pv = e->priv;
-	char err[256];
 
 	if (pv != NULL) {
-		(void)spool_sync(q, e, err, sizeof(err));
 		if (pv->jfd >= 0)
 			close(pv->jfd);
 		close(pv->fd); /* drops the flock */
@@ -933,6 +1006,15 @@ static void spool_release(struct queue *q, struct queue_entry *e)
 	}
 	e->priv = NULL;
 	e->locked = 0;
+}
+
+static void spool_release(struct queue *q, struct queue_entry *e)
+{
+	char err[256];
+
+	if (e->priv != NULL)
+		(void)spool_sync(q, e, err, sizeof(err));
+	release_fds(e);
 }
 
 static int cmp_arrival(const void *a, const void *b)
@@ -1053,7 +1135,9 @@ static const struct queue_ops spool_ops = {
 	.record_rcpt = spool_record_rcpt,
 	.record_sched = spool_record_sched,
 	.sync = spool_sync,
+	.sync_batch = spool_sync_batch,
 	.finish = spool_finish,
+	.finish_lazy = spool_finish_lazy,
 	.release = spool_release,
 	.list = spool_list,
 	.load = spool_load,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -208,6 +209,50 @@ static void test_spool_ops(void **state)
 	assert_int_equal(v[0].rcpts[1].state, QUEUE_RCPT_PENDING);
 	assert_int_equal(q->ops->finish(q, &v[0], err, sizeof(err)), 0);
 	queue_entries_free(q, v, n);
+
+	/* The runner's batched path: two messages, one journal synced and
+	 * one removed lazily (released at once: another claim may take the
+	 * lock, but finds nothing), then one sync_batch for both. */
+	id[0] = '\0';
+	assert_int_equal(q->ops->enqueue(q, &qn, id, &fail, err, sizeof(err)), 0);
+	id[0] = '\0';
+	assert_int_equal(q->ops->enqueue(q, &qn, id, &fail, err, sizeof(err)), 0);
+	assert_int_equal(q->ops->claim(q, &sc, 2000, 1, 0, NULL, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	{
+		struct queue_entry *batch[1] = { &v[1] };
+		char keep[QUEUE_ID_MAX];
+
+		snprintf(keep, sizeof(keep), "%s", v[1].id);
+		v[0].rcpts[0].state = v[0].rcpts[1].state = QUEUE_RCPT_SENT;
+		assert_int_equal(q->ops->record_rcpt(q, &v[0], 0, err, sizeof(err)), 0);
+		assert_int_equal(q->ops->finish_lazy(q, &v[0], err, sizeof(err)), 0);
+		assert_false(v[0].locked);
+		v[1].rcpts[1].state = QUEUE_RCPT_SENT;
+		assert_int_equal(q->ops->record_rcpt(q, &v[1], 1, err, sizeof(err)), 0);
+		assert_int_equal(q->ops->sync_batch(q, batch, 1, err, sizeof(err)), 0);
+		queue_entries_free(q, v, n);
+		assert_int_equal(q->ops->claim(q, &sc, 2000, 1, 0, NULL, &v, &n, err, sizeof(err)),
+		                 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(v[0].id, keep);
+		assert_int_equal(v[0].rcpts[0].state, QUEUE_RCPT_PENDING);
+		assert_int_equal(v[0].rcpts[1].state, QUEUE_RCPT_SENT);
+		assert_int_equal(q->ops->finish(q, &v[0], err, sizeof(err)), 0);
+		queue_entries_free(q, v, n);
+	}
+	snprintf(path, sizeof(path), "%s/spool/msg", tmpdir);
+	{
+		DIR *d = opendir(path);
+		struct dirent *de;
+		int files = 0;
+
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL)
+			files += de->d_name[0] != '.';
+		closedir(d);
+		assert_int_equal(files, 0); /* no journal left behind either */
+	}
 
 	/* A hostile file is quarantined by a claim. */
 	snprintf(path, sizeof(path), "%s/spool/msg/EVIL", tmpdir);

@@ -379,7 +379,7 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 	so.fallback = conf->fallback;
 	so.note = on_run_note;
 	if (so.fallback != 0 && conf->nrelays > 0) {
-		if (submit_relay_open(conf, NULL, &relay, &fail, err, sizeof(err)) == 0) {
+		if (submit_relay_open(conf, NULL, 1, &relay, &fail, err, sizeof(err)) == 0) {
 			so.relay = &relay;
 		} else {
 			snprintf(relay_refused, sizeof(relay_refused), "%s", err);

@@ -127,8 +127,10 @@ struct relay {
 	/* RELAY-03: once the relay refused the login, later jobs of this
 	 * client are not tried (a provider locks an account that keeps
 	 * failing); they are deferred with the first refusal's reason. */
-	int login_refused_code;      /* the AUTH reply code, 0 = none yet */
-	char login_refused[SMTP_TEXT_MAX];
+	int skipping;                /* every job is now answered without connecting */
+	int skip_code;               /* the reply behind it (the AUTH refusal), or 0 */
+	char skip_dsn[16];
+	char skip_reason[SMTP_TEXT_MAX];
 	struct skipped_job *skipped; /* jobs waiting to be answered so */
 	struct loop_timer skip_timer;
 	/* Until one transfer has got through the login, one runs at a time
@@ -149,6 +151,7 @@ struct skipped_job {
 
 static void check_done(struct relay *r);
 static void release_held(struct relay *r);
+static void stop_relay(struct relay *r, int code, const char *dsn, const char *reason);
 
 static void on_fd(int fd, unsigned events, void *arg)
 {
@@ -636,9 +639,12 @@ static void check_done(struct relay *r)
 			struct relay_job *j = x->job;
 
 			finish_job(x, res);
-			if (x->auth_code != 0 && !x->out.authenticated && r->login_refused_code == 0) {
-				r->login_refused_code = x->auth_code;
-				text_say(r->login_refused, sizeof(r->login_refused), "%s", x->out.reason);
+			if (x->auth_code != 0 && !x->out.authenticated) {
+				char why[SMTP_TEXT_MAX];
+
+				text_say(why, sizeof(why), "not tried: %s (earlier in this run; another "
+				         "attempt could lock the account)", x->out.reason);
+				stop_relay(r, x->auth_code, "4.7.8", why);
 			} else if (x->out.authenticated || res == CURLE_OK) {
 				r->login_ok = 1;
 			}
@@ -771,19 +777,50 @@ static void on_skip_timer(void *arg)
 		struct skipped_job *sj = r->skipped;
 		struct relay_job *j = sj->job;
 		struct relay_outcome out;
-		char reason[SMTP_TEXT_MAX];
 
 		r->skipped = sj->next;
 		free(sj);
 		memset(&out, 0, sizeof(out));
 		text_say(out.peer, sizeof(out.peer), "%s:%u", r->o.conf->host, r->o.conf->port);
-		text_say(reason, sizeof(reason), "not tried: %s (earlier in this run; "
-		         "another attempt could lock the account)", r->login_refused);
-		text_say(out.reason, sizeof(out.reason), "%s", reason);
+		text_say(out.reason, sizeof(out.reason), "%s", r->skip_reason);
 		for (size_t i = 0; i < j->nrcpts; i++)
-			defer_rcpt(j->rcpts[i], r->login_refused_code, "4.7.8", reason);
+			defer_rcpt(j->rcpts[i], r->skip_code, r->skip_dsn, r->skip_reason);
 		j->done(j->arg, j, &out);
 	}
+}
+
+/* From now on every job of this client is deferred without connecting,
+ * for reason: the relay refused the login (RELAY-03: a provider locks an
+ * account that keeps failing), or the secret cannot be read. The first
+ * reason stays. */
+static void stop_relay(struct relay *r, int code, const char *dsn, const char *reason)
+{
+	if (r->skipping)
+		return;
+	r->skipping = 1;
+	r->skip_code = code;
+	text_say(r->skip_dsn, sizeof(r->skip_dsn), "%s", dsn);
+	text_say(r->skip_reason, sizeof(r->skip_reason), "%s", reason);
+}
+
+/* Answers sj's job on the next turn of the loop (never from inside
+ * relay_submit, whose caller is not ready for done yet). */
+static void skip_job(struct relay *r, struct skipped_job *sj)
+{
+	sj->next = r->skipped;
+	r->skipped = sj;
+	loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+}
+
+static int skip_new(struct relay *r, struct relay_job *job)
+{
+	struct skipped_job *sj = calloc(1, sizeof(*sj));
+
+	if (sj == NULL)
+		return -1;
+	sj->job = job;
+	skip_job(r, sj);
+	return 0;
 }
 
 static int start_job(struct relay *r, struct relay_job *job);
@@ -793,24 +830,19 @@ static int start_job(struct relay *r, struct relay_job *job);
  * otherwise (the first failed some other way) the next one tries. */
 static void release_held(struct relay *r)
 {
-	while (r->held != NULL && (r->login_refused_code != 0 || r->login_ok || r->xfers == NULL)) {
+	while (r->held != NULL && (r->skipping || r->login_ok || r->xfers == NULL)) {
 		struct skipped_job *sj = r->held;
 
 		r->held = sj->next;
 		if (r->held == NULL)
 			r->held_tail = &r->held;
-		if (r->login_refused_code != 0) {
-			sj->next = r->skipped;
-			r->skipped = sj;
-			loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+		if (r->skipping) {
+			skip_job(r, sj);
 			continue;
 		}
 		if (start_job(r, sj->job) < 0) {
-			/* Out of memory: answer it as a failure on the next turn. */
-			text_say(r->login_refused, sizeof(r->login_refused), "out of memory");
-			sj->next = r->skipped;
-			r->skipped = sj;
-			loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
+			stop_relay(r, 0, "4.3.0", "out of memory");
+			skip_job(r, sj);
 			continue;
 		}
 		free(sj);
@@ -821,23 +853,39 @@ int relay_submit(struct relay *r, struct relay_job *job)
 {
 	struct skipped_job *sj;
 
-	if (r->login_refused_code == 0 && (r->login_ok || r->xfers == NULL))
+	if (r->skipping)
+		return skip_new(r, job);
+	if (r->login_ok || r->xfers == NULL)
 		return start_job(r, job);
 	sj = calloc(1, sizeof(*sj));
 	if (sj == NULL)
 		return -1;
 	sj->job = job;
-	if (r->login_refused_code != 0) {
-		sj->next = r->skipped;
-		r->skipped = sj;
-		loop_timer_start(r->loop, &r->skip_timer, 0, on_skip_timer, r);
-		return 0;
-	}
 	if (r->held_tail == NULL)
 		r->held_tail = &r->held;
 	*r->held_tail = sj;
 	r->held_tail = &sj->next;
 	return 0;
+}
+
+/* The secret, read when the first transfer needs it: a fallback relay
+ * that is never used never runs its password command. Returns 0, or -1
+ * after stopping the relay with the reason. */
+static int need_password(struct relay *r)
+{
+	char why[384], reason[SMTP_TEXT_MAX];
+	const char *pw = NULL;
+
+	if (r->o.password != NULL || r->o.password_fn == NULL || r->o.conf->user[0] == '\0')
+		return 0;
+	if (r->o.password_fn(r->o.password_arg, &pw, why, sizeof(why)) == 0 && pw != NULL) {
+		r->o.password = pw;
+		return 0;
+	}
+	text_say(reason, sizeof(reason), "relay %s: the password cannot be read: %s",
+	         r->o.conf->name, why);
+	stop_relay(r, 0, "4.3.5", reason);
+	return -1;
 }
 
 static int start_job(struct relay *r, struct relay_job *job)
@@ -846,6 +894,8 @@ static int start_job(struct relay *r, struct relay_job *job)
 	CURL *e;
 	int ok = 1;
 
+	if (need_password(r) < 0)
+		return skip_new(r, job);
 	x = xfer_new(r);
 	if (x == NULL)
 		return -1;

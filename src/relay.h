@@ -60,7 +60,15 @@ typedef void (*relay_trace_fn)(void *arg, const char *peer, char dir, const char
 
 struct relay_opts {
 	const struct conf_relay *conf;  /* host, port, tls mode, user, ca_file */
-	const char *password;           /* the secret, borrowed; NULL = no AUTH */
+	const char *password;           /* the secret, borrowed; NULL = no AUTH,
+	                                   unless password_fn gives it */
+	/* Reads the secret when the first transfer needs it (a fallback
+	 * relay is unused in most runs): 0 with *password set (valid until
+	 * relay_free), or -1 with a reason, which then defers every job.
+	 * Called only when password is NULL and conf->user is set; may be
+	 * NULL. */
+	int (*password_fn)(void *arg, const char **password, char *err, size_t errlen);
+	void *password_arg;
 	const char *ca_file;            /* extra trust anchors when conf->ca_file is
 	                                   empty (the global ca_file); NULL = system only */
 	const char *ehlo_name;          /* EHLO name */

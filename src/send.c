@@ -814,7 +814,10 @@ static int prepare_relay(struct send_state *st, struct submit_opts *so)
 
 	if (!st->relay_only && (st->fallback == 0 || st->conf.nrelays == 0))
 		return 0;
-	if (submit_relay_prepare(&st->conf, st->o->relay, &st->wire, st->sender.addr, &st->relay,
+	/* For fallback the secret waits until the relay is used: most runs
+	 * never need it, and a password command may prompt. */
+	if (submit_relay_prepare(&st->conf, st->o->relay, &st->wire, st->sender.addr,
+	                         !st->relay_only, &st->relay,
 	                         &fail, err, sizeof(err)) == 0) {
 		so->relay = &st->relay;
 		return 0;

@@ -275,7 +275,7 @@ const struct conf_relay *submit_relay_pick(const struct conf *c, const char *nam
 }
 
 int submit_relay_prepare(const struct conf *c, const char *name, const struct submit_wire *w,
-                         const char *mail_from, struct submit_relay *p,
+                         const char *mail_from, int lazy, struct submit_relay *p,
                          enum submit_fail *fail, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
@@ -294,19 +294,21 @@ int submit_relay_prepare(const struct conf *c, const char *name, const struct su
 		p->msg = w->rendered;
 		p->msg_len = w->rendered_len;
 	}
-	if (relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+	p->lazy = lazy;
+	if (!lazy && relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
 		return -1;
 	*fail = SUBMIT_FAIL_NONE;
 	return 0;
 }
 
-int submit_relay_open(const struct conf *c, const char *name, struct submit_relay *p,
+int submit_relay_open(const struct conf *c, const char *name, int lazy, struct submit_relay *p,
                       enum submit_fail *fail, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	*fail = SUBMIT_FAIL_CONFIG;
 	p->conf = submit_relay_pick(c, name, err, errlen);
-	if (p->conf == NULL || relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+	p->lazy = lazy;
+	if (p->conf == NULL || (!lazy && relay_cred_get(p->conf, &p->secret, err, errlen) < 0))
 		return -1;
 	*fail = SUBMIT_FAIL_NONE;
 	return 0;
@@ -319,12 +321,28 @@ void submit_relay_free(struct submit_relay *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void submit_relay_opts(const struct submit_relay *p, const struct submit_opts *o,
+/* relay_opts.password_fn for a lazy submit_relay: reads the secret once
+ * and keeps it in p, which wipes it in submit_relay_free. */
+static int relay_secret(void *arg, const char **password, char *err, size_t errlen)
+{
+	struct submit_relay *p = arg;
+
+	if (p->secret == NULL && relay_cred_get(p->conf, &p->secret, err, errlen) < 0)
+		return -1;
+	*password = p->secret;
+	return 0;
+}
+
+void submit_relay_opts(struct submit_relay *p, const struct submit_opts *o,
                        relay_trace_fn trace, void *trace_arg, struct relay_opts *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->conf = p->conf;
 	out->password = p->secret;
+	if (p->lazy && p->secret == NULL) {
+		out->password_fn = relay_secret;
+		out->password_arg = p;
+	}
 	out->ca_file = o->ca_file;
 	out->ehlo_name = o->ehlo_name;
 	out->connect_timeout_ms = o->timeouts.connect;

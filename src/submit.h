@@ -77,7 +77,7 @@ struct submit_opts {
 	struct smtp_timeouts timeouts; /* per SMTP step, ms (submit_timeouts) */
 	unsigned max_sessions;         /* SMTP sessions at once; 0 = deliver.c's default */
 	int no_pipelining;             /* 1: never pipeline */
-	const struct submit_relay *relay; /* the relay made ready for this message
+	struct submit_relay *relay;    /* the relay made ready for this message
 	                                  (submit_relay_prepare): for --via relay
 	                                  and for fallback; NULL = none */
 	const char *relay_refused;     /* without relay: why the configured relay
@@ -166,6 +166,8 @@ struct submit_relay {
 	                                    rewritten, or the wire's rendered (borrowed) */
 	size_t msg_len;
 	char mail_from[ADDR_PATH_MAX];   /* the envelope sender the relay gets */
+	int lazy;                        /* the secret is read when the relay is first
+	                                    used (relay_opts.password_fn), not before */
 };
 
 /* The relay to use: name (--relay) when given, else c->relay_default,
@@ -176,26 +178,30 @@ const struct conf_relay *submit_relay_pick(const struct conf *c, const char *nam
 
 /* Fills p (first zeroed; free it with submit_relay_free, also after an
  * error) for sending w from mail_from through relay name (see
- * submit_relay_pick) of c: reads the secret (relay_cred_get) and applies
- * the From rules (relay_rewrite_apply). Nothing connects. Returns 0, or
- * -1 with *fail SUBMIT_FAIL_CONFIG (or SUBMIT_FAIL_NOMEM) and a sentence
- * in err that never holds the secret. */
+ * submit_relay_pick) of c: applies the From rules (relay_rewrite_apply),
+ * then reads the secret (relay_cred_get), or, when lazy (fallback: the
+ * relay may never be needed), leaves that to the first transfer, where
+ * a failure defers the recipients with the reason. Nothing connects.
+ * Returns 0, or -1 with *fail SUBMIT_FAIL_CONFIG (or SUBMIT_FAIL_NOMEM)
+ * and a sentence in err that never holds the secret. */
 int submit_relay_prepare(const struct conf *c, const char *name, const struct submit_wire *w,
-                         const char *mail_from, struct submit_relay *p,
+                         const char *mail_from, int lazy, struct submit_relay *p,
                          enum submit_fail *fail, char *err, size_t errlen);
 
-/* The same for a whole queue run, without a message: picks the relay and
- * reads its secret into p (p->msg stays NULL); each message then goes
- * through relay_rewrite_apply with p->conf. Same returns. */
-int submit_relay_open(const struct conf *c, const char *name, struct submit_relay *p,
+/* The same for a whole queue run, without a message: picks the relay
+ * (and reads its secret unless lazy) into p (p->msg stays NULL); each
+ * message then goes through relay_rewrite_apply with p->conf. Same
+ * returns. */
+int submit_relay_open(const struct conf *c, const char *name, int lazy, struct submit_relay *p,
                       enum submit_fail *fail, char *err, size_t errlen);
 
 /* The relay client options for p: conf, secret, trust anchors (the
  * section's ca_file, else o->ca_file), EHLO name and timeouts from o
  * (connect = o->timeouts.connect, the whole transfer = greeting + data_end
  * timeouts), and trace, which gets the transcript with AUTH redacted
- * (may be NULL). Pointers in out borrow from p and o. */
-void submit_relay_opts(const struct submit_relay *p, const struct submit_opts *o,
+ * (may be NULL); for a lazy p, the callback that reads the secret into
+ * p on first use. Pointers in out borrow from p and o. */
+void submit_relay_opts(struct submit_relay *p, const struct submit_opts *o,
                        relay_trace_fn trace, void *trace_arg, struct relay_opts *out);
 
 void submit_relay_free(struct submit_relay *p);

@@ -378,6 +378,7 @@ static int one_pass(struct queue_cli *o, struct queue *q, const struct conf *con
 	so.port25 = &p25;
 	so.fallback = conf->fallback;
 	so.note = on_run_note;
+	so.trace = o->common.verbose ? log_transcript : NULL;
 	if (so.fallback != 0 && conf->nrelays > 0) {
 		if (submit_relay_open(conf, NULL, 1, &relay, &fail, err, sizeof(err)) == 0) {
 			so.relay = &relay;

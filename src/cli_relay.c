@@ -36,15 +36,6 @@ static void on_check_done(void *arg, struct relay_check *c)
 	cr->done = 1;
 }
 
-static void on_trace(void *arg, const char *peer, char dir, const char *line, size_t len)
-{
-	char clean[1200];
-
-	(void)arg;
-	log_redact_line(clean, sizeof(clean), line, len, 0);
-	fprintf(stderr, "%s %s %s\n", peer, dir == '>' ? ">>>" : dir == '<' ? "<<<" : "***", clean);
-}
-
 static void usage(FILE *out)
 {
 	fputs("usage: mxsend relay check [NAME] [--config FILE] [--json] [-v] [--timeout SECONDS]\n"
@@ -158,7 +149,7 @@ static int run_check(const struct cli_common *co, const char *name)
 	ro.ehlo_name = hostname;
 	ro.connect_timeout_ms = co->timeout_set ? co->timeout_ms : conf.timeout_connect * 1000u;
 	ro.timeout_ms = co->timeout_set ? co->timeout_ms * 2 : 120000;
-	ro.trace = co->verbose ? on_trace : NULL;
+	ro.trace = co->verbose ? log_transcript : NULL;
 	relay = relay_new(loop, &ro, err, sizeof(err));
 	if (relay == NULL) {
 		cli_error("relay check", "%s", err);

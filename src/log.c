@@ -63,6 +63,17 @@ void log_line(const char *fmt, ...)
 		fprintf(stderr, "mxsend[%ld]: %s\n", (long)getpid(), line);
 }
 
+void log_transcript(void *arg, const char *peer, char dir, const char *line, size_t len)
+{
+	char clean[1200];
+
+	(void)arg;
+	log_redact_line(clean, sizeof(clean), line, len, 0);
+	/* ">>>" what we sent, "<<<" what the server said, as Postfix's
+	 * debug_peer_list transcripts read. */
+	fprintf(stderr, "%s %s %s\n", peer, dir == '>' ? ">>>" : dir == '<' ? "<<<" : "***", clean);
+}
+
 void log_redact_line(char *buf, size_t len, const char *line, size_t n, int in_auth)
 {
 	size_t o = 0;

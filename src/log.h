@@ -31,4 +31,10 @@ void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * secrets never reach a log, a transcript or JSON. Pure. */
 void log_redact_line(char *buf, size_t len, const char *line, size_t n, int in_auth);
 
+/* The -v transcript: one line of a session with peer on standard error,
+ * "peer >>> line" (sent), "<<<" (received) or "***" (a note), redacted as
+ * above. Has the shape of the deliver and relay trace callbacks; arg is
+ * unused. */
+void log_transcript(void *arg, const char *peer, char dir, const char *line, size_t len);
+
 #endif

@@ -318,6 +318,8 @@ static void on_reply(struct xfer *x)
 	struct relay_check *c = x->check;
 
 	capture_tls(x);
+	/* A reused connection has no greeting: any reply says it is up. */
+	x->out.connected = 1;
 	switch (x->cmd) {
 	case XCMD_GREETING:
 		if (c != NULL)
@@ -707,8 +709,11 @@ static struct xfer *xfer_new(struct relay *r)
 	/* RFC 5321 4.5.3.2.6: up to 10 minutes for the reply to the end of
 	 * data (CURL-08); the whole-transfer timeout above still bounds it. */
 	ok &= curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, 600L) == CURLE_OK;
-	/* One connection per transfer, closed with QUIT at its end. */
-	ok &= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
+	/* No FORBID_REUSE: a connection that ends a transfer well stays in
+	 * the multi handle's cache for the next job of this client, already
+	 * logged in (fewer logins against the provider's limits), and its
+	 * QUIT, which libcurl sends blocking, is left to relay_free, after
+	 * every result is in, instead of stalling the loop after each job. */
 	if (cr->user[0] != '\0' && o->password != NULL) {
 		ok &= curl_easy_setopt(e, CURLOPT_USERNAME, cr->user) == CURLE_OK;
 		ok &= curl_easy_setopt(e, CURLOPT_PASSWORD, o->password) == CURLE_OK;

@@ -456,17 +456,6 @@ static void on_note(void *arg, const char *text)
 	log_line("warning: %s", text);
 }
 
-static void on_trace(void *arg, const char *peer, char dir, const char *line, size_t len)
-{
-	char clean[1200];
-
-	(void)arg;
-	log_redact_line(clean, sizeof(clean), line, len, 0);
-	/* ">>>" what we sent, "<<<" what the server said, as Postfix's
-	 * debug_peer_list transcripts read. */
-	fprintf(stderr, "%s %s %s\n", peer, dir == '>' ? ">>>" : dir == '<' ? "<<<" : "***", clean);
-}
-
 static void print_human(const struct send_state *st)
 {
 	for (size_t i = 0; i < st->rcpts.n; i++) {
@@ -933,7 +922,7 @@ int send_run(struct send_opts *o)
 	so.relay_only = st.relay_only;
 	so.note = on_note;
 	so.on_result = on_result;
-	so.trace = o->common.verbose ? on_trace : NULL;
+	so.trace = o->common.verbose ? log_transcript : NULL;
 	so.arg = &st;
 	if (submit_open(&sub, &so, &fail, err, sizeof(err)) < 0) {
 		rc = err_exit(&st, fail == SUBMIT_FAIL_DNS ? (o->common.ndns ? EX_USAGE : EX_CONFIG)

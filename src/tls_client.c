@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -71,7 +73,7 @@ static time_t asn1_to_time(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
-static void name_oneline(X509_NAME *name, char *out, size_t len)
+void tls_client_name_text(X509_NAME *name, char *out, size_t len)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	int n;
@@ -83,6 +85,14 @@ static void name_oneline(X509_NAME *name, char *out, size_t len)
 	n = BIO_read(bio, out, (int)len - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(bio);
+	/* The RFC 2253 form escapes C0 controls and DEL (\7F) but leaves
+	 * UTF-8 as is: C1 controls (U+0080..U+009F) from a hostile
+	 * certificate would reach a terminal through `mxsend probe`; so
+	 * would a character cut in half at the end of out. */
+	for (size_t i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] == 0xc2 && ((unsigned char)out[i + 1] & 0xe0) == 0x80)
+			out[i] = out[i + 1] = '?';
+	utf8_sanitize(out);
 }
 
 void tls_client_details(SSL *ssl, struct tls_details *out)
@@ -113,8 +123,8 @@ void tls_client_details(SSL *ssl, struct tls_details *out)
 		                        : "no certificate");
 	if (cert == NULL)
 		return;
-	name_oneline(X509_get_subject_name(cert), out->subject, sizeof(out->subject));
-	name_oneline(X509_get_issuer_name(cert), out->issuer, sizeof(out->issuer));
+	tls_client_name_text(X509_get_subject_name(cert), out->subject, sizeof(out->subject));
+	tls_client_name_text(X509_get_issuer_name(cert), out->issuer, sizeof(out->issuer));
 	out->not_before = asn1_to_time(X509_get0_notBefore(cert));
 	out->not_after = asn1_to_time(X509_get0_notAfter(cert));
 	out->self_signed = X509_check_issued(cert, cert) == X509_V_OK;
@@ -157,8 +167,8 @@ size_t tls_client_chain(SSL *ssl, char (*subjects)[TLS_NAME_MAX], char (*issuers
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain) && n < max; i++, n++) {
 		X509 *c = sk_X509_value(chain, i);
 
-		name_oneline(X509_get_subject_name(c), subjects[n], TLS_NAME_MAX);
-		name_oneline(X509_get_issuer_name(c), issuers[n], TLS_NAME_MAX);
+		tls_client_name_text(X509_get_subject_name(c), subjects[n], TLS_NAME_MAX);
+		tls_client_name_text(X509_get_issuer_name(c), issuers[n], TLS_NAME_MAX);
 	}
 	return n;
 }

@@ -48,6 +48,10 @@ SSL_CTX *tls_client_ctx_new(const char *ca_file, char *err, size_t errlen);
  * literals), name check against verify_name (may be NULL: chain only). */
 SSL *tls_client_ssl_new(SSL_CTX *ctx, const char *sni, const char *verify_name);
 
+/* A certificate name on one line (RFC 2253) into out, as people and JSON
+ * can take it: valid UTF-8, no C0 or C1 controls, cut at len - 1. */
+void tls_client_name_text(X509_NAME *name, char *out, size_t len);
+
 /* Reads the facts of a finished handshake. */
 void tls_client_details(SSL *ssl, struct tls_details *out);
 

@@ -180,6 +180,53 @@ int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd
 	return 0;
 }
 
+void cli_items_init(struct cli_items *it, int argc, char **argv, int first)
+{
+	memset(it, 0, sizeof(*it));
+	it->args = argv + first;
+	it->nargs = argc - first;
+	if (it->nargs == 0 || (it->nargs == 1 && strcmp(it->args[0], "-") == 0))
+		it->in = stdin;
+}
+
+const char *cli_items_next(struct cli_items *it)
+{
+	if (it->done)
+		return NULL;
+	if (it->in == NULL) {
+		if (it->argi < it->nargs)
+			return it->args[it->argi++];
+		it->done = 1;
+		return NULL;
+	}
+	for (;;) {
+		char *p;
+		size_t len;
+
+		if (fgets(it->line, sizeof(it->line), it->in) == NULL) {
+			it->done = 1;
+			return NULL;
+		}
+		len = strlen(it->line);
+		if (len > 0 && it->line[len - 1] != '\n' && !feof(it->in)) {
+			/* Too long for any domain: drop the rest of the line; what
+			 * was kept is reported as an invalid item (too long). */
+			int c;
+
+			while ((c = getc(it->in)) != EOF && c != '\n')
+				;
+		}
+		/* Blank lines and '#' comments are skipped, so a list of domains
+		 * can be annotated. */
+		for (p = it->line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#')
+			continue;
+		p[strcspn(p, "\r\n")] = '\0';
+		return p;
+	}
+}
+
 void cli_dns_list(const struct cli_common *c, const struct conf *conf, char *out, size_t len)
 {
 	size_t used = 0;

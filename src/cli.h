@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "domain.h"
 
 /* Options shared by all commands (DESIGN.md "common"). */
 struct cli_common {
@@ -41,6 +42,27 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg, const char *c
 int cli_load_conf(const struct cli_common *c, struct conf *conf, const char *cmd);
 
 #define CLI_DNS_LIST_MAX (CONF_DNS_MAX * 66)
+
+/* The items of `route` and `probe`: the arguments, or one per line of
+ * standard input when there are none (or just "-"). */
+struct cli_items {
+	char **args;                 /* items on the command line */
+	int nargs;
+	int argi;                    /* next one */
+	FILE *in;                    /* stdin when no items were given */
+	char line[DOMAIN_INPUT_MAX + 2]; /* one input line; longer ones are cut
+	                                    here, never read whole (a hard limit
+	                                    on outside input) */
+	int done;
+};
+
+/* Reads the items from argv[first..argc). */
+void cli_items_init(struct cli_items *it, int argc, char **argv, int first);
+
+/* The next item, or NULL at the end. Lines of standard input are trimmed;
+ * blank lines and '#' comments are skipped; a line too long for any
+ * domain is cut (what is kept is then refused as too long). */
+const char *cli_items_next(struct cli_items *it);
 
 /* The DNS servers to use as c-ares' comma list in out: --dns replaces the
  * configured `dns` lines; neither gives "" (resolv.conf). */

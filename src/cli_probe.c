@@ -100,12 +100,7 @@ struct probe_run {
 	unsigned max_sessions, per_domain;
 	unsigned active;             /* sessions running */
 	struct probe_job *queue, *queue_tail;
-	/* input */
-	char **args;
-	int nargs, argi;
-	FILE *in;
-	char line[DOMAIN_INPUT_MAX + 2];
-	int input_done;
+	struct cli_items items;      /* input */
 	/* ordered output */
 	struct probe_item *slots[PROBE_WINDOW];
 	uint64_t submitted, printed;
@@ -480,40 +475,6 @@ static void on_routed(void *arg, struct route_result *res)
 
 /* ---- input ---- */
 
-static const char *next_item(struct probe_run *run)
-{
-	if (run->input_done)
-		return NULL;
-	if (run->in == NULL) {
-		if (run->argi < run->nargs)
-			return run->args[run->argi++];
-		run->input_done = 1;
-		return NULL;
-	}
-	for (;;) {
-		char *p;
-		size_t len;
-
-		if (fgets(run->line, sizeof(run->line), run->in) == NULL) {
-			run->input_done = 1;
-			return NULL;
-		}
-		len = strlen(run->line);
-		if (len > 0 && run->line[len - 1] != '\n' && !feof(run->in)) {
-			int c;
-
-			while ((c = getc(run->in)) != EOF && c != '\n')
-				;
-		}
-		for (p = run->line; *p == ' ' || *p == '\t'; p++)
-			;
-		if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#')
-			continue;
-		p[strcspn(p, "\r\n")] = '\0';
-		return p;
-	}
-}
-
 static void submit(struct probe_run *run, const char *text)
 {
 	struct probe_item *it = calloc(1, sizeof(*it));
@@ -559,7 +520,7 @@ static void feed(struct probe_run *run)
 {
 	run->feeding = 1;
 	while (!run->failed && run->submitted - run->printed < PROBE_WINDOW) {
-		const char *text = next_item(run);
+		const char *text = cli_items_next(&run->items);
 
 		if (text == NULL)
 			break;
@@ -725,10 +686,7 @@ int cli_probe(int argc, char **argv)
 
 	run.json = common.json;
 	run.verbose = common.verbose;
-	run.args = argv + optind;
-	run.nargs = argc - optind;
-	if (run.nargs == 0 || (run.nargs == 1 && strcmp(run.args[0], "-") == 0))
-		run.in = stdin;
+	cli_items_init(&run.items, argc, argv, optind);
 	run.ssl_ctx = tls_client_ctx_new(ca_file ? ca_file : conf.ca_file, err, sizeof(err));
 	if (run.ssl_ctx == NULL) {
 		cli_error("probe", "%s", err);

@@ -29,15 +29,7 @@ struct route_run {
 	struct route_ctx *ctx;
 	int json;                    /* --json */
 	int verbose;                 /* -v */
-	/* input */
-	char **args;                 /* items on the command line */
-	int nargs;
-	int argi;                    /* next one */
-	FILE *in;                    /* stdin when no items were given */
-	char line[DOMAIN_INPUT_MAX + 2]; /* one input line; longer ones are cut
-	                                    here, never read whole (a hard limit
-	                                    on outside input) */
-	int input_done;
+	struct cli_items items;      /* input */
 	/* ordered output */
 	struct route_result **slots; /* ring of window entries */
 	size_t window;
@@ -135,45 +127,6 @@ static void on_token_done(void *arg, struct route_result *res)
 	feed(run);
 }
 
-/* The next item, or NULL at the end of input. */
-static const char *next_item(struct route_run *run)
-{
-	if (run->input_done)
-		return NULL;
-	if (run->in == NULL) {
-		if (run->argi < run->nargs)
-			return run->args[run->argi++];
-		run->input_done = 1;
-		return NULL;
-	}
-	for (;;) {
-		char *p;
-		size_t len;
-
-		if (fgets(run->line, sizeof(run->line), run->in) == NULL) {
-			run->input_done = 1;
-			return NULL;
-		}
-		len = strlen(run->line);
-		if (len > 0 && run->line[len - 1] != '\n' && !feof(run->in)) {
-			/* Too long for any domain: drop the rest of the line; what
-			 * was kept is reported as an invalid item (too long). */
-			int c;
-
-			while ((c = getc(run->in)) != EOF && c != '\n')
-				;
-		}
-		/* Blank lines and '#' comments are skipped, so a list of domains
-		 * can be annotated. */
-		for (p = run->line; *p == ' ' || *p == '\t'; p++)
-			;
-		if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#')
-			continue;
-		p[strcspn(p, "\r\n")] = '\0';
-		return p;
-	}
-}
-
 static void submit(struct route_run *run, const char *item)
 {
 	uint64_t idx = run->submitted;
@@ -203,7 +156,7 @@ static void submit(struct route_run *run, const char *item)
 static void feed(struct route_run *run)
 {
 	while (!run->failed && run->submitted - run->printed < run->window) {
-		const char *item = next_item(run);
+		const char *item = cli_items_next(&run->items);
 
 		if (item == NULL)
 			break;
@@ -307,10 +260,7 @@ int cli_route(int argc, char **argv)
 
 	run.json = common.json;
 	run.verbose = common.verbose;
-	run.args = argv + optind;
-	run.nargs = argc - optind;
-	if (run.nargs == 0 || (run.nargs == 1 && strcmp(run.args[0], "-") == 0))
-		run.in = stdin;
+	cli_items_init(&run.items, argc, argv, optind);
 	run.window = max_inflight * 4 < 256 ? 256 : (size_t)max_inflight * 4;
 	run.slots = calloc(run.window, sizeof(*run.slots));
 	run.loop = loop_new();

@@ -953,22 +953,33 @@ static int spool_sync_batch(struct queue *q, struct queue_entry *const *v, size_
 	return rc;
 }
 
-static int spool_finish(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
+/* Removes e's message, then its journal, in that order: a crash in
+ * between leaves an orphan journal that the next scan removes, never a
+ * message without its journal (which would be sent again). With sync
+ * the message's removal is made durable before the journal goes; without
+ * it (spool_finish_lazy, once per loop turn for many messages) should
+ * only the journal's removal reach the disk before a power loss, the
+ * message comes back without it and is sent again: the duplicate window
+ * of queue.h, never a loss. */
+static int remove_files(struct spool *sp, const struct queue_entry *e, int sync, char *err,
+                        size_t errlen)
 {
-	struct spool *sp = (struct spool *)q;
 	char jname[QUEUE_ID_MAX + 2];
 
-	/* The message first, made durable, then its journal: a crash in
-	 * between leaves an orphan journal that the next scan removes, never
-	 * a message without its journal (which would be sent again). */
 	if (unlinkat(sp->msgfd, e->id, 0) < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "cannot remove %s: %s", e->id, strerror(errno));
 		return -1;
 	}
-	(void)fsync(sp->msgfd);
+	if (sync)
+		(void)fsync(sp->msgfd);
 	snprintf(jname, sizeof(jname), "%s.j", e->id);
 	(void)unlinkat(sp->msgfd, jname, 0);
 	return 0;
+}
+
+static int spool_finish(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
+{
+	return remove_files((struct spool *)q, e, 1, err, errlen);
 }
 
 static void release_fds(struct queue_entry *e);
@@ -976,18 +987,9 @@ static void release_fds(struct queue_entry *e);
 static int spool_finish_lazy(struct queue *q, struct queue_entry *e, char *err, size_t errlen)
 {
 	struct spool *sp = (struct spool *)q;
-	char jname[QUEUE_ID_MAX + 2];
 
-	/* The same order as spool_finish; the fsync between the two unlinks
-	 * is left out. Should only the journal's removal reach the disk
-	 * before a power loss, the message comes back without it and is sent
-	 * again: the duplicate window of queue.h, never a loss. */
-	if (unlinkat(sp->msgfd, e->id, 0) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot remove %s: %s", e->id, strerror(errno));
+	if (remove_files(sp, e, 0, err, errlen) < 0)
 		return -1;
-	}
-	snprintf(jname, sizeof(jname), "%s.j", e->id);
-	(void)unlinkat(sp->msgfd, jname, 0);
 	sp->dir_dirty = 1;
 	release_fds(e); /* nothing to sync: the files are gone */
 	return 0;
